@@ -1,0 +1,136 @@
+"""Command line: fakellm init | serve | check."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+DEFAULT_CONFIG = "fakellm.yaml"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fakellm")
+def main() -> None:
+    """fakellm: a mock LLM API server for tests (OpenAI and Anthropic wire formats)."""
+
+
+@main.command()
+@click.argument("path", default=DEFAULT_CONFIG, type=click.Path(dir_okay=False, path_type=Path))
+def init(path: Path) -> None:
+    """Write a commented starter config to PATH (default: fakellm.yaml)."""
+    from .starter import starter_text
+
+    if path.exists():
+        click.echo(f"{path} already exists; not overwriting it. Remove it or pass another path.", err=True)
+        sys.exit(1)
+    try:
+        path.write_text(starter_text(), encoding="utf-8")
+    except OSError as e:
+        click.echo(f"cannot write {path}: {e}", err=True)
+        sys.exit(1)
+    click.echo(f"Created {path}. Check it with `fakellm check --config {path}`, "
+               f"serve it with `fakellm serve --config {path}`.")
+
+
+def _load(config: Path | None):
+    """The config to serve and its path (None for the built-in starter)."""
+    from .config import ConfigError, load_config
+    from .starter import STARTER_NAME, starter_config
+
+    path = config
+    if path is None and Path(DEFAULT_CONFIG).exists():
+        path = Path(DEFAULT_CONFIG)
+    if path is None:
+        click.echo(f"No {DEFAULT_CONFIG} here and no --config given: serving the {STARTER_NAME} "
+                   f"(`fakellm init` writes it to a file you can edit).", err=True)
+        return starter_config(), None
+    try:
+        return load_config(path), path
+    except ConfigError as e:
+        click.echo(f"fakellm: {path} has {len(e.problems)} problem(s):", err=True)
+        for problem in e.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=9999, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free port).")
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=f"Config file [default: ./{DEFAULT_CONFIG}, else the built-in starter config].")
+@click.option("--reload", is_flag=True, help="Reload the config file whenever it changes.")
+def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
+    """Start the mock server."""
+    import uvicorn
+
+    from .server import FakeLLMApp
+    from .tokens import load_accurate_encoding
+
+    cfg, path = _load(config)
+    if reload and path is None:
+        click.echo("--reload needs a config file; there is none to watch.", err=True)
+        sys.exit(2)
+    load_accurate_encoding()
+    app = FakeLLMApp(cfg, path, watch=reload)
+    rules = len(cfg.rules)
+    source = path if path is not None else cfg.source
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if self.should_exit or not self.servers:
+                return
+            bound_host, bound_port = self.servers[0].sockets[0].getsockname()[:2]
+            shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+            base = f"http://{shown}:{bound_port}"
+            click.echo(
+                f"fakellm {__version__} serving {rules} rule(s) from {source}"
+                + (" (reloading on change)" if reload else "")
+                + f"\n  OpenAI base URL:    {base}/v1"
+                + f"\n  Anthropic base URL: {base}"
+                + f"\n  Dashboard:          {base}/_fakellm"
+                + f"\nfakellm ready on {base}",
+            )
+            sys.stdout.flush()
+
+    server = Server(uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="auto",
+        http="auto",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+    ))
+    server.run()
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=Path(DEFAULT_CONFIG),
+              show_default=True, help="Config file to check.")
+def check(config: Path) -> None:
+    """Validate a config: exit 0 when it is valid, 2 with every problem when not."""
+    from .config import ConfigError, load_config
+    from .lint import lint
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as e:
+        click.echo(f"{config}: {len(e.problems)} problem(s)", err=True)
+        for problem in e.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(2)
+    warnings = lint(cfg)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{config}: ok ({len(cfg.rules)} rule(s)" + (f", {len(warnings)} warning(s))" if warnings else ")"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""The provider-neutral engine: conversation, turn, first matching rule, Reply.
+
+It sees only `Request` and `Reply`; providers parse and render at the edges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from . import tokens
+from .config import Config, RespondSpec
+from .model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Reply, Request, ToolCall, Usage
+from .rules import CompiledRule, MatchContext, MissExplanation, compile_rules, explain_miss
+from .state import JournalEntry, MemoryState, redact
+
+CONVERSATION_HEADER = "x-fakellm-conversation-id"
+NO_MATCH_CODE = "fakellm_no_match"
+
+# The stream flag does not change what a request asks, so it does not change the echo.
+_ECHO_IGNORED_KEYS = ("stream", "stream_options")
+
+
+def conversation_id_for(request: Request) -> str:
+    """The 0.3.5 rule: explicit header, else the first user message, else the body."""
+    explicit = request.headers.get(CONVERSATION_HEADER)
+    if explicit:
+        return explicit
+    for message in request.messages:
+        if message.role == "user" and not message.is_tool_result:
+            return "conv-" + hashlib.sha256(message.text.encode()).hexdigest()[:12]
+    serialized = json.dumps(request.body, sort_keys=True, default=str)
+    return "anon-" + hashlib.sha256(serialized.encode()).hexdigest()[:12]
+
+
+def deterministic_echo(body: dict[str, Any]) -> str:
+    """fakellm 0.3.5's stable reply for requests no rule answers."""
+    if any(k in body for k in _ECHO_IGNORED_KEYS):
+        body = {k: v for k, v in body.items() if k not in _ECHO_IGNORED_KEYS}
+    serialized = json.dumps(body, sort_keys=True, default=str)
+    seed = hashlib.sha256(serialized.encode()).hexdigest()[:8]
+    return f"[mock response for {body.get('model', 'unknown')}, fingerprint {seed}]"
+
+
+def input_tokens(request: Request) -> int:
+    """Prompt size, counted the same way for every provider and stream mode."""
+    total = 0
+    for m in request.messages:
+        total += tokens.count(m.text)
+        for result in m.tool_results:
+            total += tokens.count(result)
+        for call in m.tool_calls:
+            total += tokens.count(call.name) + tokens.count(call.arguments)
+    return total
+
+
+class Engine:
+    """Matches requests against the active config and keeps conversation state."""
+
+    def __init__(self, config: Config, state: MemoryState | None = None):
+        d = config.defaults
+        self.state = state or MemoryState(d.max_conversations, d.max_tool_results, d.journal_size)
+        self.config = config
+        self.rules: list[CompiledRule] = compile_rules(config)
+        self._turns_by_request = d.turns == "requests"
+        self._strict = d.fallback == "error"
+        self._ids = 0
+
+    def use_config(self, config: Config) -> None:
+        """Swap in a new config; conversation state and the journal survive."""
+        d = config.defaults
+        rules = compile_rules(config)
+        self.state.resize(d.max_conversations, d.max_tool_results, d.journal_size)
+        self.config, self.rules = config, rules
+        self._turns_by_request = d.turns == "requests"
+        self._strict = d.fallback == "error"
+
+    def next_id(self) -> str:
+        """A short unique id for response, call and request ids."""
+        self._ids += 1
+        return f"{self._ids:08x}{time.time_ns() & 0xFFFFFFFF:08x}"
+
+    def handle(self, request: Request) -> tuple[Reply, JournalEntry]:
+        started = time.time()
+        conv_id = conversation_id_for(request)
+        conv = self.state.conversation(conv_id)
+        history = list(conv.tool_results)
+        for message in request.messages:
+            if message.tool_results:
+                conv.add_tool_results(message.tool_results)
+        conv.requests += 1
+        if self._turns_by_request:
+            turn = conv.requests
+        else:
+            turn = 1 + sum(1 for m in request.messages if m.role == "assistant")
+        conv.last_turn = turn
+
+        ctx = MatchContext(request, turn, history)
+        matched: CompiledRule | None = None
+        exhausted: dict[int, int] = {}
+        for rule in self.rules:
+            if not rule.matches(ctx):
+                continue
+            hits = conv.rule_hits.get(rule.index, 0)
+            if rule.times is not None and hits >= rule.times:
+                exhausted[rule.index] = rule.times
+                continue
+            conv.rule_hits[rule.index] = hits + 1
+            matched = rule
+            break
+
+        explanation: MissExplanation | None = None
+        if matched is not None:
+            reply = self._reply(request, matched.respond_for(hits), matched.name)
+        else:
+            explanation = explain_miss(self.rules, ctx, exhausted)
+            if self._strict:
+                reply = Reply(
+                    status=404,
+                    error=ErrorInfo(
+                        message=f"fakellm: no rule matched this request: {explanation}",
+                        type="invalid_request_error",
+                        code=NO_MATCH_CODE,
+                    ),
+                )
+            else:
+                reply = self._reply(request, None, None)
+        reply.conversation_id = conv_id
+        reply.turn = turn
+
+        entry = self.state.record({
+            "time": started,
+            "api": request.api,
+            "path": request.path,
+            "model": request.model,
+            "stream": request.stream,
+            "conversation_id": conv_id,
+            "turn": turn,
+            "rule": reply.rule,
+            "request": request.body,
+            "headers": redact(request.headers),
+            "status": reply.status,
+            "content": reply.content,
+            "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in reply.tool_calls],
+            "error": (
+                {"message": reply.error.message, "type": reply.error.type, "code": reply.error.code}
+                if reply.error else None
+            ),
+            "explanation": explanation.as_dict() if explanation is not None else None,
+        })
+        return reply, entry
+
+    def _reply(self, request: Request, spec: RespondSpec | None, rule_name: str | None) -> Reply:
+        reply = Reply(rule=rule_name, n=max(1, request.n))
+        if spec is not None:
+            if spec.headers:
+                reply.headers = {k.lower(): str(v) for k, v in spec.headers.items()}
+            if spec.status >= 400:
+                reply.status = spec.status
+                err = spec.error
+                if isinstance(err, str) or err is None:
+                    reply.error = ErrorInfo(message=err or f"fakellm rule {rule_name!r} answered with status {spec.status}")
+                else:
+                    reply.error = ErrorInfo(
+                        message=err.message,
+                        type=err.type,
+                        code=None if err.code is None else str(err.code),
+                        param=err.param,
+                    )
+                return reply
+            reply.status = spec.status
+            reply.tool_calls = [
+                ToolCall(
+                    name=tc.name,
+                    arguments=tc.arguments if isinstance(tc.arguments, str) else json.dumps(tc.arguments),
+                    id=tc.id or "",
+                )
+                for tc in spec.tool_calls or ()
+            ]
+            reply.content = spec.content
+            if spec.thinking is not None and request.thinking:
+                reply.thinking = spec.thinking
+        if reply.content is None and not reply.tool_calls:
+            reply.content = deterministic_echo(request.body)
+
+        if reply.content:
+            self._apply_limits(request, reply)
+        if reply.tool_calls and reply.finish_reason == STOP:
+            reply.finish_reason = TOOL_CALLS
+
+        out_tokens = tokens.count(reply.content or "") + tokens.count(reply.thinking or "")
+        for call in reply.tool_calls:
+            out_tokens += tokens.count(call.name) + tokens.count(call.arguments)
+        reply.usage = Usage(input_tokens=input_tokens(request), output_tokens=out_tokens)
+
+        if spec is not None:
+            if spec.finish_reason is not None:
+                reply.finish_reason = spec.finish_reason
+            if spec.usage is not None:
+                for key, value in spec.usage.model_dump(exclude_none=True).items():
+                    setattr(reply.usage, key, value)
+        return reply
+
+    @staticmethod
+    def _apply_limits(request: Request, reply: Reply) -> None:
+        """Stop sequences cut the reply; a max_tokens smaller than it truncates it."""
+        text = reply.content or ""
+        if request.stop:
+            cut, hit = len(text), None
+            for seq in request.stop:
+                if seq:
+                    at = text.find(seq)
+                    if 0 <= at < cut:
+                        cut, hit = at, seq
+            if hit is not None:
+                text = text[:cut]
+                reply.finish_reason = STOP_SEQUENCE
+                reply.stop_sequence = hit
+        if request.max_tokens is not None and tokens.count(text) > request.max_tokens:
+            text = tokens.truncate(text, request.max_tokens)
+            reply.finish_reason = LENGTH
+            reply.stop_sequence = None
+        reply.content = text

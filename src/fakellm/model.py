@@ -1,0 +1,106 @@
+"""Provider-neutral request and reply.
+
+Provider adapters parse their wire format into a `Request` and render a `Reply`
+back; the engine in between never looks at a provider's JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A function/tool call, in a request's history or in a reply."""
+
+    name: str
+    arguments: str  # JSON text, exactly as it goes on the wire
+    id: str = ""
+
+
+@dataclass(slots=True)
+class Message:
+    """One message of the conversation.
+
+    `role` is what the provider said (system, developer, user, assistant, tool).
+    `tool_results` holds the text of tool results the message carries: an OpenAI
+    `tool` message has one, an Anthropic user message may have several.
+    """
+
+    role: str
+    text: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_results: list[str] = field(default_factory=list)
+
+    @property
+    def is_tool_result(self) -> bool:
+        return self.role == "tool" or (bool(self.tool_results) and not self.text)
+
+
+@dataclass(slots=True)
+class Request:
+    """What the engine needs to know about one LLM call."""
+
+    api: str  # "openai.chat", "anthropic.messages", ...
+    model: str
+    messages: list[Message]
+    headers: dict[str, str]  # lower-cased names
+    body: dict[str, Any]
+    path: str = ""
+    tools: list[str] = field(default_factory=list)
+    stream: bool = False
+    max_tokens: int | None = None
+    stop: list[str] = field(default_factory=list)
+    n: int = 1
+    thinking: bool = False
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(slots=True)
+class ErrorInfo:
+    """An error to send instead of a completion. Unset fields get the provider's defaults."""
+
+    message: str
+    type: str | None = None
+    code: str | None = None
+    param: str | None = None
+
+
+# Neutral finish reasons; each adapter maps them to its own vocabulary.
+STOP = "stop"
+LENGTH = "length"
+TOOL_CALLS = "tool_calls"
+STOP_SEQUENCE = "stop_sequence"
+
+
+@dataclass(slots=True)
+class Reply:
+    """What the engine decided to answer."""
+
+    status: int = 200
+    content: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    thinking: str | None = None
+    finish_reason: str = STOP
+    stop_sequence: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    error: ErrorInfo | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    conversation_id: str = ""
+    turn: int = 1
+    rule: str | None = None
+    # Extra choices for OpenAI's `n > 1`: same answer, one per index.
+    n: int = 1

@@ -1,0 +1,259 @@
+"""Anthropic Messages: POST /v1/messages (wire.md §6)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .. import tokens
+from ..model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
+from .base import InvalidRequest, check, dumps, positive_int, require, split_json, sse, stop_list
+
+STOP_REASONS = {
+    STOP: "end_turn",
+    LENGTH: "max_tokens",
+    TOOL_CALLS: "tool_use",
+    STOP_SEQUENCE: "stop_sequence",
+    # OpenAI names in a rule written for both providers.
+    "content_filter": "refusal",
+}
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def error_type(status: int) -> str:
+    return ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+
+
+def error_body(status: int, error: ErrorInfo, request_id: str) -> bytes:
+    inner: dict[str, Any] = {"type": error.type or error_type(status), "message": error.message}
+    if error.code is not None:
+        inner["details"] = {"error_code": error.code}
+    return dumps({"type": "error", "error": inner, "request_id": request_id})
+
+
+def _block_text(block: dict[str, Any]) -> str:
+    text = block.get("text")
+    return text if isinstance(text, str) else ""
+
+
+def _tool_result_text(content: Any, where: str) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(_block_text(b) for b in content if isinstance(b, dict) and b.get("type") == "text")
+    raise InvalidRequest(f"{where}: Input should be a string or a list of content blocks", param=where)
+
+
+def system_text(system: Any) -> str:
+    if system is None:
+        return ""
+    if isinstance(system, str):
+        return system
+    if isinstance(system, list) and all(isinstance(b, dict) and b.get("type") == "text" for b in system):
+        return " ".join(_block_text(b) for b in system)
+    raise InvalidRequest("system: Input should be a string or a list of text blocks", param="system")
+
+
+def parse_messages(raw_messages: list[Any]) -> list[Message]:
+    out = []
+    for i, raw in enumerate(raw_messages):
+        where = f"messages.{i}"
+        if not isinstance(raw, dict):
+            raise InvalidRequest(f"{where}: Input should be an object", param=where)
+        role = raw.get("role")
+        if role not in ("user", "assistant"):
+            raise InvalidRequest(f"{where}.role: Input should be 'user' or 'assistant'", param=f"{where}.role")
+        if "content" not in raw:
+            raise InvalidRequest(f"{where}.content: Field required", param=f"{where}.content")
+        content = raw["content"]
+        if isinstance(content, str):
+            out.append(Message(role=role, text=content))
+            continue
+        if not isinstance(content, list):
+            raise InvalidRequest(f"{where}.content: Input should be a valid string or list of content blocks",
+                                 param=f"{where}.content")
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        results: list[str] = []
+        for j, block in enumerate(content):
+            bwhere = f"{where}.content.{j}"
+            if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+                raise InvalidRequest(f"{bwhere}: each content block must be an object with a 'type'", param=bwhere)
+            kind = block["type"]
+            if kind == "text":
+                if not isinstance(block.get("text"), str):
+                    raise InvalidRequest(f"{bwhere}.text: Field required", param=f"{bwhere}.text")
+                texts.append(block["text"])
+            elif kind == "tool_use":
+                if not isinstance(block.get("name"), str):
+                    raise InvalidRequest(f"{bwhere}.name: Field required", param=f"{bwhere}.name")
+                calls.append(ToolCall(name=block["name"], arguments=json.dumps(block.get("input", {})),
+                                      id=str(block.get("id", ""))))
+            elif kind == "tool_result":
+                results.append(_tool_result_text(block.get("content"), f"{bwhere}.content"))
+        out.append(Message(role=role, text=" ".join(texts), tool_calls=calls, tool_results=results))
+    return out
+
+
+def parse_body(body: dict[str, Any], *, need_max_tokens: bool) -> tuple[str, list[Message], list[str], bool]:
+    """The parts of a Messages body shared with count_tokens: model, messages, tools, thinking."""
+    model = require(body, "model", str, "a valid string")
+    if need_max_tokens:
+        require(body, "max_tokens", int, "a valid integer")
+        positive_int(body, "max_tokens")
+    raw_messages = require(body, "messages", list, "a valid list")
+    messages = parse_messages(raw_messages)
+    system = system_text(body.get("system"))
+    if system:
+        messages.insert(0, Message(role="system", text=system))
+    tools = []
+    for i, tool in enumerate(check(body, "tools", list, "a valid list") or ()):
+        if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+            raise InvalidRequest(f"tools.{i}.name: Field required", param=f"tools.{i}.name")
+        tools.append(tool["name"])
+    thinking = check(body, "thinking", dict, "an object")
+    thinking_on = bool(thinking) and thinking.get("type") in ("enabled", "adaptive")
+    return model, messages, tools, thinking_on
+
+
+class AnthropicMessages:
+    api = "anthropic.messages"
+    request_id_header = "request-id"
+
+    def parse(self, body: dict[str, Any], headers: dict[str, str], path: str) -> Request:
+        model, messages, tools, thinking = parse_body(body, need_max_tokens=True)
+        stream = check(body, "stream", bool, "a valid boolean") or False
+        return Request(
+            api=self.api,
+            model=model,
+            messages=messages,
+            headers=headers,
+            body=body,
+            path=path,
+            tools=tools,
+            stream=stream,
+            max_tokens=body["max_tokens"],
+            stop=stop_list(body.get("stop_sequences"), "stop_sequences"),
+            thinking=thinking,
+        )
+
+    # -- rendering
+
+    @staticmethod
+    def _text_block(reply: Reply) -> bool:
+        # A rule that gives only tool calls gets no (echo or empty) text block.
+        return reply.content is not None and (reply.content != "" or not reply.tool_calls)
+
+    def _tool_blocks(self, reply: Reply, response_id: str) -> list[tuple[str, ToolCall, Any]]:
+        return [
+            (c.id or f"toolu_{response_id}{k}", c, _as_input(c.arguments))
+            for k, c in enumerate(reply.tool_calls)
+        ]
+
+    def render(self, reply: Reply, request: Request, response_id: str) -> bytes:
+        content: list[dict[str, Any]] = []
+        if reply.thinking is not None:
+            content.append({"type": "thinking", "thinking": reply.thinking, "signature": signature(reply.thinking)})
+        if self._text_block(reply):
+            content.append({"type": "text", "text": reply.content})
+        for tid, c, args in self._tool_blocks(reply, response_id):
+            content.append({"type": "tool_use", "id": tid, "name": c.name, "input": args})
+        return dumps({
+            "id": "msg_" + response_id,
+            "type": "message",
+            "role": "assistant",
+            "model": request.model,
+            "content": content,
+            "stop_reason": STOP_REASONS.get(reply.finish_reason, reply.finish_reason),
+            "stop_sequence": reply.stop_sequence if reply.finish_reason == STOP_SEQUENCE else None,
+            "usage": usage(reply),
+        })
+
+    def render_stream(self, reply: Reply, request: Request, response_id: str) -> list[bytes]:
+        start_usage = usage(reply)
+        start_usage["output_tokens"] = min(1, reply.usage.output_tokens)
+        events = [sse({"type": "message_start", "message": {
+            "id": "msg_" + response_id, "type": "message", "role": "assistant", "model": request.model,
+            "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage,
+        }}, "message_start")]
+        index = 0
+
+        def block(start: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
+            nonlocal index
+            events.append(sse({"type": "content_block_start", "index": index, "content_block": start},
+                              "content_block_start"))
+            if index == 0:
+                events.append(sse({"type": "ping"}, "ping"))
+            for delta in deltas:
+                events.append(sse({"type": "content_block_delta", "index": index, "delta": delta},
+                                  "content_block_delta"))
+            events.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+            index += 1
+
+        if reply.thinking is not None:
+            block({"type": "thinking", "thinking": "", "signature": ""},
+                  [{"type": "thinking_delta", "thinking": p} for p in tokens.pieces(reply.thinking)]
+                  + [{"type": "signature_delta", "signature": signature(reply.thinking)}])
+        if self._text_block(reply):
+            block({"type": "text", "text": ""},
+                  [{"type": "text_delta", "text": p} for p in tokens.pieces(reply.content or "")])
+        for tid, c, args in self._tool_blocks(reply, response_id):
+            text = json.dumps(args)
+            block({"type": "tool_use", "id": tid, "name": c.name, "input": {}},
+                  [{"type": "input_json_delta", "partial_json": p} for p in split_json(text)])
+        if index == 0:
+            events.append(sse({"type": "ping"}, "ping"))
+        events.append(sse({
+            "type": "message_delta",
+            "delta": {
+                "stop_reason": STOP_REASONS.get(reply.finish_reason, reply.finish_reason),
+                "stop_sequence": reply.stop_sequence if reply.finish_reason == STOP_SEQUENCE else None,
+            },
+            "usage": usage(reply),
+        }, "message_delta"))
+        events.append(sse({"type": "message_stop"}, "message_stop"))
+        return events
+
+    def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
+        return error_body(status, error, request_id)
+
+
+def _as_input(arguments: str) -> Any:
+    """A tool_use `input` must be an object; config guarantees JSON text."""
+    try:
+        value = json.loads(arguments) if arguments else {}
+    except ValueError:
+        return {"arguments": arguments}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def signature(thinking: str) -> str:
+    """A stable stand-in for the signature Anthropic attaches to thinking blocks."""
+    return "fakellm-" + hashlib.sha256(thinking.encode()).hexdigest()[:32]
+
+
+def usage(reply: Reply) -> dict[str, Any]:
+    u = reply.usage
+    return {
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "cache_creation_input_tokens": u.cache_creation_input_tokens,
+        "cache_read_input_tokens": u.cached_tokens,
+        "service_tier": "standard",
+    }

@@ -1,0 +1,98 @@
+"""What every provider adapter shares: the adapter shape and request validation helpers."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import orjson
+
+from ..model import ErrorInfo, Reply, Request
+
+
+class InvalidRequest(Exception):
+    """A request the real API would reject with a 4xx; the adapter renders it in its shape."""
+
+    def __init__(self, message: str, *, status: int = 400, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.param = param
+        self.code = code
+
+    def as_error(self) -> ErrorInfo:
+        return ErrorInfo(message=self.message, param=self.param, code=self.code)
+
+
+class Adapter(Protocol):
+    """A provider's wire format. `api` names it for `when.api` and the journal."""
+
+    api: str
+    request_id_header: str
+
+    def parse(self, body: dict[str, Any], headers: dict[str, str], path: str) -> Request: ...
+
+    def render(self, reply: Reply, request: Request, response_id: str) -> bytes: ...
+
+    def render_stream(self, reply: Reply, request: Request, response_id: str) -> list[bytes]: ...
+
+    def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes: ...
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    """One server-sent event; `event:` lines only where the provider uses them."""
+    payload = orjson.dumps(data)
+    if event is None:
+        return b"data: " + payload + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + payload + b"\n\n"
+
+
+# -- field checks: each raises InvalidRequest naming the field, as the real APIs do
+
+
+def require(body: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str, prefix: str = "") -> Any:
+    if key not in body or body[key] is None:
+        raise InvalidRequest(f"{prefix}{key}: Field required", param=f"{prefix}{key}")
+    return check(body, key, kind, what, prefix)
+
+
+def check(body: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str, prefix: str = "") -> Any:
+    value = body.get(key)
+    if value is None:
+        return None
+    # bool is an int in Python; JSON true is never a valid integer.
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
+        raise InvalidRequest(f"{prefix}{key}: Input should be {what}", param=f"{prefix}{key}")
+    return value
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def positive_int(body: dict[str, Any], key: str, prefix: str = "") -> int | None:
+    value = check(body, key, int, "a valid integer", prefix)
+    if value is not None and value < 1:
+        raise InvalidRequest(f"{prefix}{key}: Input should be greater than or equal to 1", param=f"{prefix}{key}")
+    return value
+
+
+def stop_list(value: Any, key: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(s, str) for s in value):
+        return value
+    raise InvalidRequest(f"{key}: Input should be a string or a list of strings", param=key)
+
+
+def split_json(text: str, parts: int = 3) -> list[str]:
+    """Cut JSON text into a few fragments, as the real APIs stream tool arguments."""
+    if len(text) < 2 * parts:
+        return [text]
+    size = -(-len(text) // parts)
+    return [text[i:i + size] for i in range(0, len(text), size)]

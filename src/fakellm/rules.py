@@ -1,0 +1,310 @@
+"""Rules compiled for the hot path: conditions, matching, and why a rule missed.
+
+Each `when` key becomes one `Condition` with precomputed needles (lower-cased
+strings, compiled globs and regexes). Conditions run cheapest first. A condition
+can also say, for a request it rejected, what the request had instead.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .apis import api_matches
+from .config import Config, RespondSpec, RuleSpec
+from .model import Message, Request
+
+
+class MatchContext:
+    """One request as the conditions see it. Derived text is computed once, on first use."""
+
+    __slots__ = ("request", "turn", "history_tool_results", "_all", "_last", "_system", "_results")
+
+    def __init__(self, request: Request, turn: int, history_tool_results: list[str]):
+        self.request = request
+        self.turn = turn
+        # Tool results seen in earlier requests of this conversation (lower-cased).
+        self.history_tool_results = history_tool_results
+        self._all: str | None = None
+        self._last: str | None = None
+        self._system: str | None = None
+        self._results: list[str] | None = None
+
+    @property
+    def all_text(self) -> str:
+        """Every message's text, lower-cased, joined (what `messages_contain` searches)."""
+        if self._all is None:
+            self._all = " ".join(_searchable(m) for m in self.request.messages).lower()
+        return self._all
+
+    @property
+    def last_text(self) -> str:
+        if self._last is None:
+            msgs = self.request.messages
+            self._last = _searchable(msgs[-1]).lower() if msgs else ""
+        return self._last
+
+    @property
+    def system_text(self) -> str:
+        if self._system is None:
+            self._system = " ".join(
+                m.text for m in self.request.messages if m.role in ("system", "developer")
+            ).lower()
+        return self._system
+
+    @property
+    def previous_message(self) -> Message | None:
+        msgs = self.request.messages
+        return msgs[-2] if len(msgs) >= 2 else None
+
+    @property
+    def request_tool_results(self) -> list[str]:
+        if self._results is None:
+            self._results = [t.lower() for m in self.request.messages for t in m.tool_results]
+        return self._results
+
+
+def _searchable(message: Message) -> str:
+    if message.tool_results:
+        return " ".join([message.text, *message.tool_results]) if message.text else " ".join(message.tool_results)
+    return message.text
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    text = text.replace("\n", " ")
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One `when` key: `label` is how the config wrote it."""
+
+    label: str
+    cost: int
+    holds: Callable[[MatchContext], bool]
+    explain: Callable[[MatchContext], str]
+
+
+def _conditions(when: Any) -> list[Condition]:
+    if when is None:
+        return []
+    out: list[Condition] = []
+
+    if when.api is not None:
+        wanted = when.api
+        out.append(Condition(
+            f"api {wanted}", 0,
+            lambda c: api_matches(wanted, c.request.api),
+            lambda c: f"request is {c.request.api}",
+        ))
+    if when.turn is not None:
+        turn = when.turn
+        out.append(Condition(
+            f"turn {turn}", 0,
+            lambda c: c.turn == turn,
+            lambda c: f"request is turn {c.turn}",
+        ))
+    if when.turn_in is not None:
+        low, high = when.turn_in
+        out.append(Condition(
+            f"turn_in [{low}, {high}]", 0,
+            lambda c: low <= c.turn <= high,
+            lambda c: f"request is turn {c.turn}",
+        ))
+    for name, value in when.headers.items():
+        out.append(Condition(
+            f"header.{name} {value!r}", 1,
+            lambda c, n=name, v=value: c.request.headers.get(n) == v,
+            lambda c, n=name: (f"header {n} is {c.request.headers[n]!r}" if n in c.request.headers
+                               else f"no {n} header"),
+        ))
+    if when.model_matches is not None:
+        glob = when.model_matches
+        regex = re.compile(fnmatch.translate(glob))
+        out.append(Condition(
+            f"model_matches {glob!r}", 1,
+            lambda c: regex.match(c.request.model) is not None,
+            lambda c: f"model is {c.request.model!r}",
+        ))
+    if when.tools_include is not None:
+        tool = when.tools_include
+        out.append(Condition(
+            f"tools_include {tool!r}", 1,
+            lambda c: tool in c.request.tools,
+            lambda c: (f"tools are {', '.join(c.request.tools)}" if c.request.tools else "the request has no tools"),
+        ))
+    if when.previous_message_role is not None:
+        role = when.previous_message_role
+        out.append(Condition(
+            f"previous_message_role {role!r}", 1,
+            lambda c: _role_is(c.previous_message, role),
+            lambda c: (f"previous message is a {c.previous_message.role} message" if c.previous_message
+                       else "there is no previous message"),
+        ))
+    if when.previous_message_contains is not None:
+        needle = when.previous_message_contains.lower()
+        out.append(Condition(
+            f"previous_message_contains {when.previous_message_contains!r}", 2,
+            lambda c: c.previous_message is not None and needle in _searchable(c.previous_message).lower(),
+            lambda c: (f"previous message is {_quote(_searchable(c.previous_message))}" if c.previous_message
+                       else "there is no previous message"),
+        ))
+    if when.last_message_contains is not None:
+        needle = when.last_message_contains.lower()
+        out.append(Condition(
+            f"last_message_contains {when.last_message_contains!r}", 2,
+            lambda c: needle in c.last_text,
+            lambda c: f"last message is {_quote(c.last_text)}",
+        ))
+    if when.system_contains is not None:
+        needle = when.system_contains.lower()
+        out.append(Condition(
+            f"system_contains {when.system_contains!r}", 2,
+            lambda c: needle in c.system_text,
+            lambda c: (f"system prompt is {_quote(c.system_text)}" if c.system_text else "there is no system prompt"),
+        ))
+    if when.messages_contain is not None:
+        needle = when.messages_contain.lower()
+        out.append(Condition(
+            f"messages_contain {when.messages_contain!r}", 3,
+            lambda c: needle in c.all_text,
+            lambda c: f"not found in the {_count(len(c.request.messages), 'message')}",
+        ))
+    if when.messages_match is not None:
+        pattern = re.compile(when.messages_match, re.IGNORECASE)
+        out.append(Condition(
+            f"messages_match {when.messages_match!r}", 4,
+            lambda c: pattern.search(c.all_text) is not None,
+            lambda c: f"no match in the {_count(len(c.request.messages), 'message')}",
+        ))
+    if when.tool_result_contains is not None:
+        needle = when.tool_result_contains.lower()
+        out.append(Condition(
+            f"tool_result_contains {when.tool_result_contains!r}", 4,
+            lambda c: any(needle in t for t in c.request_tool_results) or any(needle in t for t in c.history_tool_results),
+            lambda c: _explain_tool_results(c),
+        ))
+    out.sort(key=lambda cond: cond.cost)
+    return out
+
+
+def _role_is(message: Message | None, role: str) -> bool:
+    if message is None:
+        return False
+    # A message made only of tool results is a "tool" message whatever the
+    # provider calls it (Anthropic sends them as role "user").
+    return message.role == role or (role == "tool" and message.is_tool_result)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _explain_tool_results(c: MatchContext) -> str:
+    n = len(c.request_tool_results) + len(c.history_tool_results)
+    if n == 0:
+        return "no tool results in this conversation"
+    return f"not found in the {_count(n, 'tool result')} of this conversation"
+
+
+@dataclass(slots=True)
+class CompiledRule:
+    index: int
+    name: str
+    conditions: list[Condition]
+    responds: list[RespondSpec]
+    times: int | None
+    cycle: bool
+    spec: RuleSpec
+
+    def matches(self, ctx: MatchContext) -> bool:
+        for cond in self.conditions:
+            if not cond.holds(ctx):
+                return False
+        return True
+
+    def respond_for(self, hit: int) -> RespondSpec:
+        """The answer for the `hit`-th match (0-based) within a conversation."""
+        n = len(self.responds)
+        if hit < n:
+            return self.responds[hit]
+        return self.responds[hit % n] if self.cycle else self.responds[-1]
+
+
+def compile_rules(config: Config) -> list[CompiledRule]:
+    return [
+        CompiledRule(
+            index=i,
+            name=spec.name if spec.name is not None else f"rule-{i}",
+            conditions=_conditions(spec.when),
+            responds=list(spec.respond),
+            times=spec.times,
+            cycle=spec.cycle,
+            spec=spec,
+        )
+        for i, spec in enumerate(config.rules)
+    ]
+
+
+@dataclass(slots=True)
+class ConditionReport:
+    label: str
+    held: bool
+    detail: str  # what the request had, when the condition did not hold
+
+    def __str__(self) -> str:
+        return f"{self.label}: ok" if self.held else f"{self.label}: {self.detail}"
+
+
+@dataclass(slots=True)
+class MissExplanation:
+    """Why no rule fired: the closest rule, condition by condition."""
+
+    closest_rule: str | None
+    conditions: list[ConditionReport]
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "closest_rule": self.closest_rule,
+            "conditions": [{"condition": r.label, "held": r.held, "detail": r.detail} for r in self.conditions],
+            "note": self.note,
+            "summary": str(self),
+        }
+
+    def __str__(self) -> str:
+        if self.closest_rule is None:
+            return self.note or "no rules are configured"
+        failed = [str(r) for r in self.conditions if not r.held]
+        text = f"closest rule {self.closest_rule!r}: " + "; ".join(failed or [str(r) for r in self.conditions])
+        return text + (f" ({self.note})" if self.note else "")
+
+
+def explain_miss(rules: list[CompiledRule], ctx: MatchContext, exhausted: dict[int, int]) -> MissExplanation:
+    """Pick the rule with the most conditions holding and report each of its conditions.
+
+    `exhausted` maps a rule index to its `times` limit for rules that would have
+    matched but had already answered that many times in this conversation.
+    """
+    if not rules:
+        return MissExplanation(None, [], "no rules are configured")
+    best: tuple[int, int, CompiledRule] | None = None
+    for rule in rules:
+        held = sum(1 for cond in rule.conditions if cond.holds(ctx))
+        # Most conditions holding wins; on a tie, the one with fewest failing.
+        key = (held, -(len(rule.conditions) - held))
+        if best is None or key > best[:2]:
+            best = (key[0], key[1], rule)
+    assert best is not None
+    rule = best[2]
+    reports = [
+        ConditionReport(cond.label, ok, "" if ok else cond.explain(ctx))
+        for cond in rule.conditions
+        for ok in (cond.holds(ctx),)
+    ]
+    note = ""
+    if rule.index in exhausted:
+        note = f"it already answered {exhausted[rule.index]} times in this conversation (times: {exhausted[rule.index]})"
+    return MissExplanation(rule.name, reports, note)

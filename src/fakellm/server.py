@@ -1,0 +1,180 @@
+"""The ASGI app: route -> provider adapter -> engine -> adapter -> bytes.
+
+No framework: the LLM endpoints read the body, decode it with orjson, and write
+the whole response (a JSON body, or every SSE event of a stream) in one send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import admin
+from .config import Config, ConfigError, load_config
+from .engine import CONVERSATION_HEADER, Engine
+from .http import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
+from .model import ErrorInfo
+from .providers.anthropic import AnthropicMessages
+from .providers.base import Adapter, InvalidRequest
+from .providers.openai_chat import OpenAIChat
+
+log = logging.getLogger("fakellm")
+
+_CONV_HEADER = CONVERSATION_HEADER.encode()
+
+
+class FakeLLMApp:
+    """The fakellm server as an ASGI callable.
+
+    `config_path` is what `POST /_fakellm/reload` re-reads; without one the app
+    serves the config it was given until replaced over the admin API.
+    """
+
+    def __init__(self, config: Config, config_path: str | Path | None = None, *, watch: bool = False):
+        self.engine = Engine(config)
+        self.config_path = Path(config_path) if config_path is not None else None
+        self.watch = watch and self.config_path is not None
+        self.reloads = 0
+        self.reload_failures = 0
+        self.last_reload_error: list[dict[str, Any]] | None = None
+        openai_chat = OpenAIChat()
+        anthropic = AnthropicMessages()
+        self.llm_routes: dict[str, Adapter] = {
+            "/v1/chat/completions": openai_chat,
+            "/chat/completions": openai_chat,
+            "/v1/messages": anthropic,
+        }
+        self._watcher: asyncio.Task | None = None
+
+    @property
+    def config(self) -> Config:
+        return self.engine.config
+
+    # -- config
+
+    def reload(self) -> Config:
+        """Re-read the config file; on error keep serving the old config and raise ConfigError."""
+        if self.config_path is None:
+            raise ConfigError([])
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as e:
+            self.reload_failures += 1
+            self.last_reload_error = [p.as_dict() for p in e.problems]
+            raise
+        self.use_config(config)
+        return config
+
+    def use_config(self, config: Config) -> None:
+        self.engine.use_config(config)
+        self.reloads += 1
+        self.last_reload_error = None
+
+    # -- ASGI
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            adapter = self.llm_routes.get(scope["path"])
+            if adapter is not None and scope["method"] == "POST":
+                await self._llm(adapter, scope, receive, send)
+            else:
+                await admin.dispatch(self, scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.watch:
+                    self._watcher = asyncio.get_running_loop().create_task(self._watch_config())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._watcher is not None:
+                    self._watcher.cancel()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _watch_config(self) -> None:
+        from watchfiles import awatch
+
+        assert self.config_path is not None
+        target = self.config_path.resolve()
+        async for changes in awatch(target.parent, debounce=100, step=50):
+            if not any(Path(p).resolve() == target for _, p in changes):
+                continue
+            try:
+                self.reload()
+                log.warning("fakellm: reloaded %s", target.name)
+            except ConfigError as e:
+                log.warning("fakellm: %s is invalid, still serving the previous config:\n%s", target.name, e)
+
+    async def _llm(self, adapter: Adapter, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        engine = self.engine
+        request_id = "req_" + engine.next_id()
+        headers_out = [(adapter.request_id_header.encode(), request_id.encode())]
+        try:
+            raw = await read_body(receive, self.config.defaults.max_body_bytes)
+        except ClientGone:
+            return
+        except BodyTooLarge:
+            limit = self.config.defaults.max_body_bytes
+            error = ErrorInfo(f"Request body is larger than the {limit} byte limit", type=None)
+            await send_response(send, 413, adapter.render_error(413, error, request_id), JSON, headers_out)
+            return
+
+        try:
+            body = orjson.loads(raw)
+            if not isinstance(body, dict):
+                raise InvalidRequest(f"The request body must be a JSON object, not {_json_kind(body)}")
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            request = adapter.parse(body, headers, scope["path"])
+        except orjson.JSONDecodeError as e:
+            error = ErrorInfo(f"We could not parse the JSON body of your request: {e}")
+            await send_response(send, 400, adapter.render_error(400, error, request_id), JSON, headers_out)
+            return
+        except InvalidRequest as e:
+            await send_response(send, e.status, adapter.render_error(e.status, e.as_error(), request_id),
+                                JSON, headers_out)
+            return
+
+        reply, entry = engine.handle(request)
+        headers_out.append((_CONV_HEADER, reply.conversation_id.encode()))
+        for name, value in reply.headers.items():
+            headers_out.append((name.encode("latin-1"), value.encode("latin-1")))
+        response_id = engine.next_id()
+        if reply.error is not None:
+            await send_response(send, reply.status, adapter.render_error(reply.status, reply.error, request_id),
+                                JSON, headers_out)
+        elif request.stream:
+            headers_out.append((b"cache-control", b"no-cache"))
+            events = adapter.render_stream(reply, request, response_id)
+            await send_response(send, reply.status, b"".join(events), SSE, headers_out)
+        else:
+            await send_response(send, reply.status, adapter.render(reply, request, response_id), JSON, headers_out)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def create_app(config: Config | str | Path | None = None, *, watch: bool = False) -> FakeLLMApp:
+    """Build the app from a Config, a config file path, or the built-in starter config."""
+    from .starter import starter_config
+
+    if config is None:
+        return FakeLLMApp(starter_config())
+    if isinstance(config, Config):
+        return FakeLLMApp(config)
+    return FakeLLMApp(load_config(config), config, watch=watch)

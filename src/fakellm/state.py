@@ -1,0 +1,187 @@
+"""Server state behind one small interface: conversations, counters, journal, stats.
+
+Everything is bounded: conversations are evicted least-recently-used past a
+cap, each conversation keeps a capped number of tool results, and the journal
+is a ring buffer. A shared store could implement the same methods later.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+REDACTED_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key", "proxy-authorization"})
+
+
+class Conversation:
+    __slots__ = ("id", "requests", "last_turn", "tool_results", "_seen", "rule_hits", "first_seen", "last_seen")
+
+    def __init__(self, conversation_id: str, max_tool_results: int):
+        self.id = conversation_id
+        self.requests = 0
+        self.last_turn = 0
+        self.tool_results: deque[str] = deque(maxlen=max_tool_results)  # lower-cased
+        self._seen: set[str] = set()
+        self.rule_hits: dict[int, int] = {}
+        self.first_seen = self.last_seen = time.time()
+
+    def add_tool_results(self, texts: Iterable[str]) -> None:
+        for text in texts:
+            low = text.lower()
+            if low in self._seen:
+                continue
+            if len(self.tool_results) == self.tool_results.maxlen:
+                self._seen.discard(self.tool_results[0])
+            self.tool_results.append(low)
+            self._seen.add(low)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "requests": self.requests,
+            "turn": self.last_turn,
+            "tool_results_seen": len(self.tool_results),
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+        }
+
+
+@dataclass(slots=True)
+class JournalEntry:
+    """One LLM request as fakellm saw and answered it."""
+
+    id: int
+    time: float
+    api: str
+    path: str
+    model: str
+    stream: bool
+    conversation_id: str
+    turn: int
+    rule: str | None
+    request: dict[str, Any]
+    headers: dict[str, str]
+    status: int
+    content: str | None
+    tool_calls: list[dict[str, Any]]
+    error: dict[str, Any] | None
+    explanation: dict[str, Any] | None = None
+    latency_ms: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {
+            "id": self.id,
+            "time": self.time,
+            "api": self.api,
+            "path": self.path,
+            "model": self.model,
+            "stream": self.stream,
+            "conversation_id": self.conversation_id,
+            "turn": self.turn,
+            "rule": self.rule,
+            "request": self.request,
+            "headers": self.headers,
+            "reply": {
+                "status": self.status,
+                "content": self.content,
+                "tool_calls": self.tool_calls,
+                "error": self.error,
+            },
+            "latency_ms": self.latency_ms,
+        }
+        if self.explanation is not None:
+            out["explanation"] = self.explanation
+        return out
+
+
+def redact(headers: dict[str, str]) -> dict[str, str]:
+    return {k: ("[redacted]" if k in REDACTED_HEADERS else v) for k, v in headers.items()}
+
+
+@dataclass
+class Stats:
+    total: int = 0
+    unmatched: int = 0
+    by_rule: Counter = field(default_factory=Counter)
+    by_api: Counter = field(default_factory=Counter)
+    last_hit: dict[str, float] = field(default_factory=dict)
+
+
+class MemoryState:
+    """In-process state. One event loop uses it, so no locks are needed."""
+
+    def __init__(self, max_conversations: int = 10_000, max_tool_results: int = 256, journal_size: int = 1_000):
+        self.max_conversations = max_conversations
+        self.max_tool_results = max_tool_results
+        self._conversations: OrderedDict[str, Conversation] = OrderedDict()
+        self.journal: deque[JournalEntry] = deque(maxlen=journal_size)
+        self._next_entry_id = 1
+        self.stats = Stats()
+        self.started = time.time()
+
+    def resize(self, max_conversations: int, max_tool_results: int, journal_size: int) -> None:
+        """Apply new limits (after a config reload), evicting what no longer fits."""
+        self.max_conversations = max_conversations
+        self.max_tool_results = max_tool_results
+        while len(self._conversations) > max_conversations:
+            self._conversations.popitem(last=False)
+        if self.journal.maxlen != journal_size:
+            self.journal = deque(self.journal, maxlen=journal_size)
+
+    # -- conversations
+    def conversation(self, conversation_id: str) -> Conversation:
+        """Get (or start) a conversation and mark it most recently used."""
+        conv = self._conversations.get(conversation_id)
+        if conv is None:
+            conv = Conversation(conversation_id, self.max_tool_results)
+            self._conversations[conversation_id] = conv
+            if len(self._conversations) > self.max_conversations:
+                self._conversations.popitem(last=False)
+        else:
+            self._conversations.move_to_end(conversation_id)
+            conv.last_seen = time.time()
+        return conv
+
+    def conversations(self, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        """Most recently used first."""
+        total = len(self._conversations)
+        out = []
+        for i, conv in enumerate(reversed(self._conversations.values())):
+            if i < offset:
+                continue
+            if len(out) >= limit:
+                break
+            out.append(conv.summary())
+        return total, out
+
+    @property
+    def conversation_count(self) -> int:
+        return len(self._conversations)
+
+    def reset(self) -> int:
+        """Forget conversations (turn counters, tool results, sequence counters)."""
+        n = len(self._conversations)
+        self._conversations.clear()
+        return n
+
+    # -- journal and stats
+    def record(self, entry_fields: dict[str, Any]) -> JournalEntry:
+        entry = JournalEntry(id=self._next_entry_id, **entry_fields)
+        self._next_entry_id += 1
+        self.journal.append(entry)
+        stats = self.stats
+        stats.total += 1
+        stats.by_api[entry.api] += 1
+        if entry.rule is None:
+            stats.unmatched += 1
+        else:
+            stats.by_rule[entry.rule] += 1
+            stats.last_hit[entry.rule] = entry.time
+        return entry
+
+    def clear_journal(self) -> int:
+        n = len(self.journal)
+        self.journal.clear()
+        return n

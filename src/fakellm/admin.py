@@ -7,15 +7,19 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 import orjson
 
 from . import __version__, dashboard
-from .config import ConfigError
+from .apis import api_matches
+from .config import ConfigError, parse_config
 from .http import HTML, JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
-from .model import ErrorInfo
-from .providers import anthropic, openai_chat
+from .router import Handler as RouteHandler
+from .router import Router
 
 if TYPE_CHECKING:
     from .server import FakeLLMApp
 
-Handler = Callable[["FakeLLMApp", dict[str, Any], Receive], Awaitable[tuple[int, bytes, bytes]]]
+AdminHandler = Callable[["FakeLLMApp", dict[str, Any], Receive, dict[str, str]], Awaitable[tuple[int, bytes, bytes]]]
+
+ADMIN_BODY_LIMIT = 8 * 1024 * 1024
+
 
 ADMIN_BODY_LIMIT = 8 * 1024 * 1024
 
@@ -48,11 +52,11 @@ class AdminError(Exception):
 # -- handlers
 
 
-async def page(app: FakeLLMApp, scope, receive):
+async def page(app: FakeLLMApp, scope, receive, params):
     return 200, dashboard.render(app).encode(), HTML
 
 
-async def stats(app: FakeLLMApp, scope, receive):
+async def stats(app: FakeLLMApp, scope, receive, params):
     state = app.engine.state
     _, recent_convs = state.conversations(100, 0)
     recent = [
@@ -82,7 +86,7 @@ async def stats(app: FakeLLMApp, scope, receive):
     })
 
 
-async def conversations(app: FakeLLMApp, scope, receive):
+async def conversations(app: FakeLLMApp, scope, receive, params):
     params = query_params(scope)
     limit = _int_param(params, "limit", 100, 1, 10_000)
     offset = _int_param(params, "offset", 0, 0, 10_000_000)
@@ -90,11 +94,11 @@ async def conversations(app: FakeLLMApp, scope, receive):
     return _json(200, {"total": total, "limit": limit, "offset": offset, "conversations": items})
 
 
-async def reset(app: FakeLLMApp, scope, receive):
+async def reset(app: FakeLLMApp, scope, receive, params):
     return _json(200, {"cleared_conversations": app.engine.state.reset()})
 
 
-async def reload(app: FakeLLMApp, scope, receive):
+async def reload(app: FakeLLMApp, scope, receive, params):
     if app.config_path is None:
         raise AdminError(400, "fakellm is serving a config that was not read from a file; nothing to reload")
     try:
@@ -105,11 +109,58 @@ async def reload(app: FakeLLMApp, scope, receive):
     return _json(200, {"reloaded": True, "rules": len(config.rules), "source": str(app.config_path)})
 
 
-async def health(app: FakeLLMApp, scope, receive):
+async def requests(app: FakeLLMApp, scope, receive, params):
+    """The journal, oldest first; filters: rule (a name, or `none` for misses), conversation, api, limit."""
+    query = query_params(scope)
+    limit = _int_param(query, "limit", 1_000_000, 1, 1_000_000)
+    rule, conversation, api = query.get("rule"), query.get("conversation"), query.get("api")
+    entries = []
+    for entry in app.engine.state.journal:
+        if rule is not None and (entry.rule or "none") != rule:
+            continue
+        if conversation is not None and entry.conversation_id != conversation:
+            continue
+        if api is not None and not api_matches(api, entry.api):
+            continue
+        entries.append(entry)
+    return _json(200, {"requests": [e.as_dict() for e in entries[-limit:]]})
+
+
+async def clear_requests(app: FakeLLMApp, scope, receive, params):
+    return _json(200, {"cleared_requests": app.engine.state.clear_journal()})
+
+
+async def get_config(app: FakeLLMApp, scope, receive, params):
+    config = app.config
+    return _json(200, {
+        "source": config.source,
+        "path": str(app.config_path) if app.config_path is not None else None,
+        "text": config.text,
+        "config": config.spec.model_dump(mode="json", exclude_defaults=True),
+    })
+
+
+async def put_config(app: FakeLLMApp, scope, receive, params):
+    """Replace the active config with a YAML or JSON body, validated like the file."""
+    raw = await read_body(receive, ADMIN_BODY_LIMIT)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AdminError(400, "the config must be UTF-8 YAML or JSON text") from None
+    try:
+        config = parse_config(text, "PUT /_fakellm/config")
+    except ConfigError as e:
+        raise AdminError(400, "invalid config; still serving the previous one",
+                         problems=[p.as_dict() for p in e.problems]) from None
+    app.use_config(config)
+    return _json(200, {"replaced": True, "rules": len(config.rules)})
+
+
+async def health(app: FakeLLMApp, scope, receive, params):
     return _json(200, {"status": "ok", "version": __version__})
 
 
-async def index(app: FakeLLMApp, scope, receive):
+async def index(app: FakeLLMApp, scope, receive, params):
     return _json(200, {
         "name": "fakellm",
         "version": __version__,
@@ -119,70 +170,38 @@ async def index(app: FakeLLMApp, scope, receive):
     })
 
 
-ROUTES: dict[str, dict[str, Handler]] = {
-    "/": {"GET": index},
-    "/_fakellm": {"GET": page},
-    "/_fakellm/": {"GET": page},
-    "/_fakellm/health": {"GET": health},
-    "/_fakellm/stats": {"GET": stats},
-    "/_fakellm/conversations": {"GET": conversations},
-    "/_fakellm/reset": {"POST": reset},
-    "/_fakellm/reload": {"POST": reload},
-}
-
-# LLM endpoints are routed by the server before admin; listed here so a wrong
-# method on them gets 405 rather than 404.
-LLM_METHODS = {"/v1/chat/completions": "POST", "/chat/completions": "POST", "/v1/messages": "POST"}
-
-
-def _error_shape(path: str, status: int, message: str) -> bytes:
-    """A 404/405 in the shape of the provider whose path this looks like."""
-    error = ErrorInfo(message)
-    if path.startswith("/v1/messages") or path.startswith("/v1/complete"):
-        return anthropic.error_body(status, error, "req_fakellm")
-    return openai_chat.error_body(status, error)
+def register(router: Router) -> None:
+    for method, path, handler in (
+        ("GET", "/", index),
+        ("GET", "/_fakellm", page),
+        ("GET", "/_fakellm/", page),
+        ("GET", "/_fakellm/health", health),
+        ("GET", "/_fakellm/stats", stats),
+        ("GET", "/_fakellm/conversations", conversations),
+        ("POST", "/_fakellm/reset", reset),
+        ("POST", "/_fakellm/reload", reload),
+        ("GET", "/_fakellm/requests", requests),
+        ("DELETE", "/_fakellm/requests", clear_requests),
+        ("GET", "/_fakellm/config", get_config),
+        ("PUT", "/_fakellm/config", put_config),
+    ):
+        router.add(method, path, endpoint(handler))
 
 
-async def dispatch(app: FakeLLMApp, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-    path, method = scope["path"], scope["method"]
-    methods = ROUTES.get(path)
-    if methods is None:
-        if path in LLM_METHODS:
-            allowed = LLM_METHODS[path]
-            await _drain(receive)
-            body = _error_shape(path, 405, f"Method {method} is not allowed on {path}; use {allowed}")
-            await send_response(send, 405, body, JSON, [(b"allow", allowed.encode())])
+def endpoint(handler: AdminHandler) -> RouteHandler:
+    """Wrap a handler returning (status, body, content type) as a route."""
+
+    async def route(app: FakeLLMApp, scope: dict[str, Any], receive: Receive, send: Send, params: dict[str, str]) -> None:
+        try:
+            status, body, ctype = await handler(app, scope, receive, params)
+        except AdminError as e:
+            status, body, ctype = _json(e.status, {"error": {"message": e.message, "type": "invalid_request_error", **e.extra}})
+        except BodyTooLarge:
+            status, body, ctype = _json(413, {"error": {"message": "request body too large", "type": "invalid_request_error"}})
+        except ClientGone:
             return
-        await _drain(receive)
-        body = _error_shape(path, 404, f"Unknown path {method} {path}. fakellm serves OpenAI at /v1 "
-                                       f"(e.g. POST /v1/chat/completions), Anthropic at POST /v1/messages, "
-                                       f"and its admin API under /_fakellm.")
-        await send_response(send, 404, body, JSON)
-        return
-    handler = methods.get(method) or (methods.get("GET") if method == "HEAD" else None)
-    if handler is None:
-        await _drain(receive)
-        allowed = ", ".join(methods)
-        status, body, ctype = _json(405, {"error": {"message": f"Method {method} is not allowed on {path}; use {allowed}",
-                                                    "type": "invalid_request_error"}})
-        await send_response(send, status, body, ctype, [(b"allow", allowed.encode())])
-        return
-    try:
-        status, body, ctype = await handler(app, scope, receive)
-    except AdminError as e:
-        status, body, ctype = _json(e.status, {"error": {"message": e.message, "type": "invalid_request_error", **e.extra}})
-    except (BodyTooLarge,):
-        status, body, ctype = _json(413, {"error": {"message": "request body too large", "type": "invalid_request_error"}})
-    except ClientGone:
-        return
-    if method == "HEAD":
-        body = b""
-    await send_response(send, status, body, ctype)
+        if scope["method"] == "HEAD":
+            body = b""
+        await send_response(send, status, body, ctype)
 
-
-async def _drain(receive: Receive) -> None:
-    """Read and drop a request body we will not use."""
-    try:
-        await read_body(receive, ADMIN_BODY_LIMIT)
-    except (BodyTooLarge, ClientGone):
-        pass
+    return route

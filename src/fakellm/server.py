@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from . import admin
+from . import routes
 from .config import Config, ConfigError, load_config
 from .engine import CONVERSATION_HEADER, Engine
 from .http import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
 from .model import ErrorInfo
-from .providers.anthropic import AnthropicMessages
 from .providers.base import Adapter, InvalidRequest
-from .providers.openai_chat import OpenAIChat
+from .router import Router
 
 log = logging.getLogger("fakellm")
 
@@ -41,13 +41,8 @@ class FakeLLMApp:
         self.reloads = 0
         self.reload_failures = 0
         self.last_reload_error: list[dict[str, Any]] | None = None
-        openai_chat = OpenAIChat()
-        anthropic = AnthropicMessages()
-        self.llm_routes: dict[str, Adapter] = {
-            "/v1/chat/completions": openai_chat,
-            "/chat/completions": openai_chat,
-            "/v1/messages": anthropic,
-        }
+        self.router = Router()
+        routes.install(self, self.router)
         self._watcher: asyncio.Task | None = None
 
     @property
@@ -79,11 +74,12 @@ class FakeLLMApp:
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            adapter = self.llm_routes.get(scope["path"])
-            if adapter is not None and scope["method"] == "POST":
-                await self._llm(adapter, scope, receive, send)
-            else:
-                await admin.dispatch(self, scope, receive, send)
+            path, method = scope["path"], scope["method"]
+            handler, params, allowed = self.router.find(method, path)
+            if handler is None:
+                await routes.no_route(scope, receive, send, allowed)
+                return
+            await handler(self, scope, receive, send, params)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -114,7 +110,10 @@ class FakeLLMApp:
             except ConfigError as e:
                 log.warning("fakellm: %s is invalid, still serving the previous config:\n%s", target.name, e)
 
-    async def _llm(self, adapter: Adapter, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def serve_llm(self, adapter: Adapter, scope: dict[str, Any], receive: Receive, send: Send,
+                        params: dict[str, str]) -> None:
+        """One LLM call: body -> adapter.parse -> engine -> adapter.render."""
+        started = time.perf_counter()
         engine = self.engine
         request_id = "req_" + engine.next_id()
         headers_out = [(adapter.request_id_header.encode(), request_id.encode())]
@@ -133,7 +132,7 @@ class FakeLLMApp:
             if not isinstance(body, dict):
                 raise InvalidRequest(f"The request body must be a JSON object, not {_json_kind(body)}")
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-            request = adapter.parse(body, headers, scope["path"])
+            request = adapter.parse(body, headers, scope["path"], params)
         except orjson.JSONDecodeError as e:
             error = ErrorInfo(f"We could not parse the JSON body of your request: {e}")
             await send_response(send, 400, adapter.render_error(400, error, request_id), JSON, headers_out)
@@ -143,20 +142,29 @@ class FakeLLMApp:
                                 JSON, headers_out)
             return
 
-        reply, entry = engine.handle(request)
-        headers_out.append((_CONV_HEADER, reply.conversation_id.encode()))
-        for name, value in reply.headers.items():
-            headers_out.append((name.encode("latin-1"), value.encode("latin-1")))
-        response_id = engine.next_id()
-        if reply.error is not None:
-            await send_response(send, reply.status, adapter.render_error(reply.status, reply.error, request_id),
-                                JSON, headers_out)
-        elif request.stream:
-            headers_out.append((b"cache-control", b"no-cache"))
-            events = adapter.render_stream(reply, request, response_id)
-            await send_response(send, reply.status, b"".join(events), SSE, headers_out)
-        else:
-            await send_response(send, reply.status, adapter.render(reply, request, response_id), JSON, headers_out)
+        try:
+            reply, entry = engine.handle(request)
+            headers_out.append((_CONV_HEADER, reply.conversation_id.encode()))
+            for name, value in reply.headers.items():
+                headers_out.append((name.encode("latin-1"), value.encode("latin-1")))
+            response_id = engine.next_id()
+            if reply.error is not None:
+                status, ctype = reply.status, JSON
+                body = adapter.render_error(reply.status, reply.error, request_id)
+            elif request.stream:
+                status, ctype = reply.status, SSE
+                headers_out.append((b"cache-control", b"no-cache"))
+                body = b"".join(adapter.render_stream(reply, request, response_id))
+            else:
+                status, ctype = reply.status, JSON
+                body = adapter.render(reply, request, response_id)
+        except Exception as e:  # a fakellm bug: answer in the provider's shape, keep serving
+            log.exception("fakellm: internal error")
+            error = ErrorInfo(f"fakellm internal error: {type(e).__name__}: {e}")
+            await send_response(send, 500, adapter.render_error(500, error, request_id), JSON, headers_out)
+            return
+        await send_response(send, status, body, ctype, headers_out)
+        entry.latency_ms = round((time.perf_counter() - started) * 1000, 3)
 
 
 def _json_kind(value: Any) -> str:

@@ -136,7 +136,7 @@ class AnthropicMessages:
     api = "anthropic.messages"
     request_id_header = "request-id"
 
-    def parse(self, body: dict[str, Any], headers: dict[str, str], path: str) -> Request:
+    def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
         model, messages, tools, thinking = parse_body(body, need_max_tokens=True)
         stream = check(body, "stream", bool, "a valid boolean") or False
         return Request(

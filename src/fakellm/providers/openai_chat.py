@@ -75,7 +75,7 @@ class OpenAIChat:
     api = "openai.chat"
     request_id_header = "x-request-id"
 
-    def parse(self, body: dict[str, Any], headers: dict[str, str], path: str) -> Request:
+    def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
         model = require(body, "model", str, "a valid string")
         raw_messages = require(body, "messages", list, "a valid array")
         if not raw_messages:

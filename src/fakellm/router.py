@@ -1,0 +1,52 @@
+"""Routes: exact paths in a dict (the hot path), `{name}` patterns in a short list."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Awaitable, Callable
+
+from .http import Receive, Send
+
+# handler(app, scope, receive, send, params)
+Handler = Callable[[Any, dict[str, Any], Receive, Send, dict[str, str]], Awaitable[None]]
+
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+class Router:
+    def __init__(self) -> None:
+        self._exact: dict[str, dict[str, Handler]] = {}
+        self._patterns: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
+
+    def add(self, method: str, path: str, handler: Handler) -> None:
+        """Route `method path`; `{name}` in the path matches one segment (`{name:path}`: the rest)."""
+        if "{" not in path:
+            self._exact.setdefault(path, {})[method] = handler
+            return
+        regex = "^" + re.sub(
+            r"\\\{(\w+)(?::path)?\\\}",
+            lambda m: f"(?P<{m.group(1)}>.+)" if ":path" in m.group(0) else f"(?P<{m.group(1)}>[^/]+)",
+            re.escape(path),
+        ) + "$"
+        for pattern, methods in self._patterns:
+            if pattern.pattern == regex:
+                methods[method] = handler
+                return
+        self._patterns.append((re.compile(regex), {method: handler}))
+
+    def find(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], list[str]]:
+        """The handler and path parameters, or None and the methods the path allows."""
+        methods = self._exact.get(path)
+        params: dict[str, str] = {}
+        if methods is None:
+            for pattern, candidate in self._patterns:
+                m = pattern.match(path)
+                if m is not None:
+                    methods, params = candidate, m.groupdict()
+                    break
+        if methods is None:
+            return None, {}, []
+        handler = methods.get(method)
+        if handler is None and method == "HEAD":
+            handler = methods.get("GET")
+        return handler, params, sorted(methods)

@@ -1,0 +1,72 @@
+"""Every route fakellm serves, and provider-shaped answers for paths it does not."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from . import admin
+from .http import JSON, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
+from .model import ErrorInfo
+from .providers import anthropic, openai_chat
+from .providers.base import Adapter
+from .router import Router
+
+if TYPE_CHECKING:
+    from .server import FakeLLMApp
+
+DRAIN_LIMIT = 8 * 1024 * 1024
+
+
+def llm(adapter: Adapter):
+    """A route that runs one LLM call through `adapter`."""
+
+    async def route(app: FakeLLMApp, scope, receive, send, params) -> None:
+        await app.serve_llm(adapter, scope, receive, send, params)
+
+    return route
+
+
+def install(app: FakeLLMApp, router: Router) -> None:
+    chat = llm(openai_chat.OpenAIChat())
+    router.add("POST", "/v1/chat/completions", chat)
+    router.add("POST", "/chat/completions", chat)
+    router.add("POST", "/v1/messages", llm(anthropic.AnthropicMessages()))
+    admin.register(router)
+
+
+# Error shapes for unknown paths and methods, by the provider the path belongs to:
+# (does the path belong to it, render(status, message) -> body). First match wins;
+# OpenAI's shape is the default.
+ERROR_SHAPES: list[tuple[Callable[[str], bool], Callable[[int, str], bytes]]] = [
+    (lambda path: path.startswith(("/v1/messages", "/v1/complete")),
+     lambda status, message: anthropic.error_body(status, ErrorInfo(message), "req_fakellm")),
+]
+
+
+def error_for_path(path: str, status: int, message: str) -> bytes:
+    for belongs, render in ERROR_SHAPES:
+        if belongs(path):
+            return render(status, message)
+    return openai_chat.error_body(status, ErrorInfo(message))
+
+
+async def no_route(scope: dict[str, Any], receive: Receive, send: Send, allowed: list[str]) -> None:
+    """404 for an unknown path, 405 for a known path with the wrong method."""
+    path, method = scope["path"], scope["method"]
+    await _drain(receive)
+    if allowed:
+        body = error_for_path(path, 405, f"Method {method} is not allowed on {path}; use {', '.join(allowed)}")
+        await send_response(send, 405, body, JSON, [(b"allow", ", ".join(allowed).encode())])
+        return
+    body = error_for_path(path, 404, f"Unknown path {method} {path}. fakellm serves OpenAI under /v1 "
+                                     f"(e.g. POST /v1/chat/completions), Anthropic at POST /v1/messages, "
+                                     f"and its admin API under /_fakellm.")
+    await send_response(send, 404, body, JSON)
+
+
+async def _drain(receive: Receive) -> None:
+    """Read and drop a request body we will not use, so the connection stays usable."""
+    try:
+        await read_body(receive, DRAIN_LIMIT)
+    except (BodyTooLarge, ClientGone):
+        pass

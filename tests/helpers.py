@@ -1,0 +1,131 @@
+"""Test helpers: the app in-process (no socket) and `fakellm serve` as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+
+from fakellm.config import config_from_data, parse_config
+from fakellm.server import FakeLLMApp
+
+BASE = "http://fakellm.test"
+
+
+class SyncASGITransport(httpx.BaseTransport):
+    """Run each request through the ASGI app on a private event loop (sync clients, no socket)."""
+
+    def __init__(self, app: Any):
+        self._async = httpx.ASGITransport(app=app)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        async def run() -> httpx.Response:
+            response = await self._async.handle_async_request(request)
+            body = await response.aread()
+            return httpx.Response(response.status_code, headers=response.headers, content=body,
+                                  extensions=response.extensions)
+
+        return asyncio.run(run())
+
+
+def app_from(config: str | dict[str, Any] | None = None) -> FakeLLMApp:
+    """An app serving YAML text, a config dict, or (None) no rules at all."""
+    if config is None:
+        config = {}
+    cfg = parse_config(config, "test.yaml") if isinstance(config, str) else config_from_data(config, "test")
+    return FakeLLMApp(cfg)
+
+
+def openai_client(app: FakeLLMApp, **kw: Any) -> openai.OpenAI:
+    """An OpenAI client whose requests go straight into the ASGI app."""
+    kw.setdefault("max_retries", 0)
+    return openai.OpenAI(base_url=f"{BASE}/v1", api_key="sk-test",
+                         http_client=httpx.Client(transport=SyncASGITransport(app), base_url=BASE), **kw)
+
+
+def anthropic_client(app: FakeLLMApp, **kw: Any) -> anthropic.Anthropic:
+    kw.setdefault("max_retries", 0)
+    return anthropic.Anthropic(base_url=BASE, api_key="sk-ant-test",
+                               http_client=httpx.Client(transport=SyncASGITransport(app), base_url=BASE), **kw)
+
+
+def async_openai_client(app: FakeLLMApp, **kw: Any) -> openai.AsyncOpenAI:
+    kw.setdefault("max_retries", 0)
+    return openai.AsyncOpenAI(base_url=f"{BASE}/v1", api_key="sk-test",
+                              http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE), **kw)
+
+
+def raw_client(app: FakeLLMApp) -> httpx.Client:
+    """Plain HTTP into the app, for bodies no SDK would send."""
+    return httpx.Client(transport=SyncASGITransport(app), base_url=BASE)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Served:
+    """`fakellm serve` in a subprocess on 127.0.0.1 and a free port; stopped by its PID."""
+
+    def __init__(self, *args: str, cwd: str | Path | None = None, env: dict[str, str] | None = None,
+                 timeout: float = 15.0):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = [sys.executable, "-m", "fakellm", "serve", "--port", str(self.port), *args]
+        self.cwd = cwd
+        self.env = {**os.environ, **(env or {})}
+        self.timeout = timeout
+        self.proc: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+
+    def __enter__(self) -> Served:
+        self.proc = subprocess.Popen(self.args, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + self.timeout
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            if "fakellm ready on" in line:
+                return self
+        self.stop()
+        raise RuntimeError("fakellm serve did not start:\n" + "".join(self.output))
+
+    def stop(self) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.output.append(self.proc.stdout.read())
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def openai(self, **kw: Any) -> openai.OpenAI:
+        kw.setdefault("max_retries", 0)
+        return openai.OpenAI(base_url=f"{self.url}/v1", api_key="sk-test", **kw)
+
+    def anthropic(self, **kw: Any) -> anthropic.Anthropic:
+        kw.setdefault("max_retries", 0)
+        return anthropic.Anthropic(base_url=self.url, api_key="sk-ant-test", **kw)

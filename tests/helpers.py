@@ -13,6 +13,7 @@ from typing import Any
 
 import anthropic
 import httpx
+import httpx2
 import openai
 
 from fakellm.config import config_from_data, parse_config
@@ -37,6 +38,23 @@ class SyncASGITransport(httpx.BaseTransport):
         return asyncio.run(run())
 
 
+class SyncASGITransport2(httpx2.BaseTransport):
+    """The same for `httpx2`, which the current openai and anthropic SDKs are built on
+    (anthropic refuses an `httpx.Client`)."""
+
+    def __init__(self, app: Any):
+        self._async = httpx2.ASGITransport(app=app)
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        async def run() -> httpx2.Response:
+            response = await self._async.handle_async_request(request)
+            body = await response.aread()
+            return httpx2.Response(response.status_code, headers=response.headers, content=body,
+                                   extensions=response.extensions)
+
+        return asyncio.run(run())
+
+
 def app_from(config: str | dict[str, Any] | None = None) -> FakeLLMApp:
     """An app serving YAML text, a config dict, or (None) no rules at all."""
     if config is None:
@@ -49,19 +67,20 @@ def openai_client(app: FakeLLMApp, **kw: Any) -> openai.OpenAI:
     """An OpenAI client whose requests go straight into the ASGI app."""
     kw.setdefault("max_retries", 0)
     return openai.OpenAI(base_url=f"{BASE}/v1", api_key="sk-test",
-                         http_client=httpx.Client(transport=SyncASGITransport(app), base_url=BASE), **kw)
+                         http_client=httpx2.Client(transport=SyncASGITransport2(app), base_url=BASE), **kw)
 
 
 def anthropic_client(app: FakeLLMApp, **kw: Any) -> anthropic.Anthropic:
     kw.setdefault("max_retries", 0)
     return anthropic.Anthropic(base_url=BASE, api_key="sk-ant-test",
-                               http_client=httpx.Client(transport=SyncASGITransport(app), base_url=BASE), **kw)
+                               http_client=httpx2.Client(transport=SyncASGITransport2(app), base_url=BASE), **kw)
 
 
 def async_openai_client(app: FakeLLMApp, **kw: Any) -> openai.AsyncOpenAI:
     kw.setdefault("max_retries", 0)
     return openai.AsyncOpenAI(base_url=f"{BASE}/v1", api_key="sk-test",
-                              http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE), **kw)
+                              http_client=httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=BASE),
+                              **kw)
 
 
 def raw_client(app: FakeLLMApp) -> httpx.Client:
@@ -129,3 +148,21 @@ class Served:
     def anthropic(self, **kw: Any) -> anthropic.Anthropic:
         kw.setdefault("max_retries", 0)
         return anthropic.Anthropic(base_url=self.url, api_key="sk-ant-test", **kw)
+
+
+def sse_events(raw: bytes | str) -> list[tuple[str | None, str]]:
+    """Split a raw SSE body into (event name or None, data) pairs, as a strict client reads them."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    assert text.endswith("\n\n"), "the last SSE event must be terminated by a blank line"
+    events = []
+    for block in text.split("\n\n")[:-1]:
+        event, data = None, []
+        for line in block.split("\n"):
+            if line.startswith("event: "):
+                event = line[len("event: "):]
+            elif line.startswith("data: "):
+                data.append(line[len("data: "):])
+            else:
+                raise AssertionError(f"unexpected SSE line {line!r}")
+        events.append((event, "\n".join(data)))
+    return events

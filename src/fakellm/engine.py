@@ -193,7 +193,8 @@ class Engine:
         out_tokens = tokens.count(reply.content or "") + tokens.count(reply.thinking or "")
         for call in reply.tool_calls:
             out_tokens += tokens.count(call.name) + tokens.count(call.arguments)
-        reply.usage = Usage(input_tokens=input_tokens(request), output_tokens=out_tokens)
+        # With `n > 1` every choice is generated, so (as the real API) each one counts.
+        reply.usage = Usage(input_tokens=input_tokens(request), output_tokens=out_tokens * reply.n)
 
         if spec is not None:
             if spec.finish_reason is not None:

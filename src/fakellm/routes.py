@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import admin
@@ -15,6 +17,9 @@ if TYPE_CHECKING:
     from .server import FakeLLMApp
 
 DRAIN_LIMIT = 8 * 1024 * 1024
+
+# The request id of the 404/405 being rendered: sent as a header and, in Anthropic's shape, in the body.
+_REQUEST_ID: ContextVar[str] = ContextVar("fakellm_no_route_request_id", default="req_fakellm")
 
 
 def llm(adapter: Adapter):
@@ -39,7 +44,7 @@ def install(app: FakeLLMApp, router: Router) -> None:
 # OpenAI's shape is the default.
 ERROR_SHAPES: list[tuple[Callable[[str], bool], Callable[[int, str], bytes]]] = [
     (lambda path: path.startswith(("/v1/messages", "/v1/complete")),
-     lambda status, message: anthropic.error_body(status, ErrorInfo(message), "req_fakellm")),
+     lambda status, message: anthropic.error_body(status, ErrorInfo(message), _REQUEST_ID.get())),
 ]
 
 
@@ -54,14 +59,18 @@ async def no_route(scope: dict[str, Any], receive: Receive, send: Send, allowed:
     """404 for an unknown path, 405 for a known path with the wrong method."""
     path, method = scope["path"], scope["method"]
     await _drain(receive)
+    request_id = "req_" + os.urandom(12).hex()
+    _REQUEST_ID.set(request_id)
+    # Both providers' request id headers: the SDKs read `x-request-id` (OpenAI) or `request-id` (Anthropic).
+    headers = [(b"x-request-id", request_id.encode()), (b"request-id", request_id.encode())]
     if allowed:
         body = error_for_path(path, 405, f"Method {method} is not allowed on {path}; use {', '.join(allowed)}")
-        await send_response(send, 405, body, JSON, [(b"allow", ", ".join(allowed).encode())])
+        await send_response(send, 405, body, JSON, [(b"allow", ", ".join(allowed).encode()), *headers])
         return
     body = error_for_path(path, 404, f"Unknown path {method} {path}. fakellm serves OpenAI under /v1 "
                                      f"(e.g. POST /v1/chat/completions), Anthropic at POST /v1/messages, "
                                      f"and its admin API under /_fakellm.")
-    await send_response(send, 404, body, JSON)
+    await send_response(send, 404, body, JSON, headers)
 
 
 async def _drain(receive: Receive) -> None:

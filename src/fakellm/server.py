@@ -141,6 +141,11 @@ class FakeLLMApp:
             await send_response(send, e.status, adapter.render_error(e.status, e.as_error(), request_id),
                                 JSON, headers_out)
             return
+        except Exception as e:  # an input shape the adapter does not check yet: still a 4xx, keep serving
+            log.exception("fakellm: could not parse a request")
+            error = ErrorInfo(f"The request body has an unexpected shape ({type(e).__name__}: {e})")
+            await send_response(send, 400, adapter.render_error(400, error, request_id), JSON, headers_out)
+            return
 
         try:
             reply, entry = engine.handle(request)

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import tokens
 from ..model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from .base import InvalidRequest, check, dumps, positive_int, require, split_json, sse, stop_list
+from .base import InvalidRequest, check, dumps, positive_int, require, split_json, sse
 
 STOP_REASONS = {
     STOP: "end_turn",
@@ -56,7 +56,16 @@ def _tool_result_text(content: Any, where: str) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(_block_text(b) for b in content if isinstance(b, dict) and b.get("type") == "text")
+        texts = []
+        for k, block in enumerate(content):
+            if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+                raise InvalidRequest(f"{where}.{k}: each content block must be an object with a 'type'",
+                                     param=f"{where}.{k}")
+            if block["type"] == "text":
+                if not isinstance(block.get("text"), str):
+                    raise InvalidRequest(f"{where}.{k}.text: Field required", param=f"{where}.{k}.text")
+                texts.append(block["text"])
+        return " ".join(texts)
     raise InvalidRequest(f"{where}: Input should be a string or a list of content blocks", param=where)
 
 
@@ -103,10 +112,16 @@ def parse_messages(raw_messages: list[Any]) -> list[Message]:
             elif kind == "tool_use":
                 if not isinstance(block.get("name"), str):
                     raise InvalidRequest(f"{bwhere}.name: Field required", param=f"{bwhere}.name")
-                calls.append(ToolCall(name=block["name"], arguments=json.dumps(block.get("input", {})),
-                                      id=str(block.get("id", ""))))
+                tool_input = block.get("input", {})
+                if not isinstance(tool_input, dict):
+                    raise InvalidRequest(f"{bwhere}.input: Input should be a valid dictionary", param=f"{bwhere}.input")
+                calls.append(ToolCall(name=block["name"], arguments=json.dumps(tool_input), id=str(block.get("id", ""))))
             elif kind == "tool_result":
+                if not isinstance(block.get("tool_use_id"), str):
+                    raise InvalidRequest(f"{bwhere}.tool_use_id: Field required", param=f"{bwhere}.tool_use_id")
                 results.append(_tool_result_text(block.get("content"), f"{bwhere}.content"))
+            elif kind in ("image", "document") and not isinstance(block.get("source"), dict):
+                raise InvalidRequest(f"{bwhere}.source: Field required", param=f"{bwhere}.source")
         out.append(Message(role=role, text=" ".join(texts), tool_calls=calls, tool_results=results))
     return out
 
@@ -118,6 +133,8 @@ def parse_body(body: dict[str, Any], *, need_max_tokens: bool) -> tuple[str, lis
         require(body, "max_tokens", int, "a valid integer")
         positive_int(body, "max_tokens")
     raw_messages = require(body, "messages", list, "a valid list")
+    if not raw_messages:
+        raise InvalidRequest("messages: at least one message is required", param="messages")
     messages = parse_messages(raw_messages)
     system = system_text(body.get("system"))
     if system:
@@ -126,10 +143,20 @@ def parse_body(body: dict[str, Any], *, need_max_tokens: bool) -> tuple[str, lis
     for i, tool in enumerate(check(body, "tools", list, "a valid list") or ()):
         if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
             raise InvalidRequest(f"tools.{i}.name: Field required", param=f"tools.{i}.name")
+        check(tool, "input_schema", dict, "a valid dictionary", f"tools.{i}.")
         tools.append(tool["name"])
     thinking = check(body, "thinking", dict, "an object")
     thinking_on = bool(thinking) and thinking.get("type") in ("enabled", "adaptive")
     return model, messages, tools, thinking_on
+
+
+def stop_sequences(value: Any) -> list[str]:
+    # Unlike OpenAI's `stop`, a single string is not accepted.
+    if value is None:
+        return []
+    if isinstance(value, list) and all(isinstance(s, str) for s in value):
+        return value
+    raise InvalidRequest("stop_sequences: Input should be a valid list of strings", param="stop_sequences")
 
 
 class AnthropicMessages:
@@ -149,7 +176,7 @@ class AnthropicMessages:
             tools=tools,
             stream=stream,
             max_tokens=body["max_tokens"],
-            stop=stop_list(body.get("stop_sequences"), "stop_sequences"),
+            stop=stop_sequences(body.get("stop_sequences")),
             thinking=thinking,
         )
 

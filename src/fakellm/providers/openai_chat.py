@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -86,14 +85,20 @@ class OpenAIChat:
         for i, tool in enumerate(check(body, "tools", list, "a valid array") or ()):
             if not isinstance(tool, dict):
                 raise InvalidRequest(f"tools[{i}]: Input should be an object", param=f"tools[{i}]")
-            fn = tool.get("function") if tool.get("type", "function") == "function" else tool.get(tool.get("type"))
+            kind = tool.get("type", "function")
+            if not isinstance(kind, str):
+                raise InvalidRequest(f"tools[{i}].type: Input should be a valid string", param=f"tools[{i}].type")
+            fn = tool.get("function") if kind == "function" else tool.get(kind)
             name = fn.get("name") if isinstance(fn, dict) else None
             if not isinstance(name, str):
                 raise InvalidRequest(f"tools[{i}].function.name: Field required", param=f"tools[{i}].function.name")
+            check(fn, "parameters", dict, "a valid object", f"tools[{i}].function.")
             tools.append(name)
 
         stream = check(body, "stream", bool, "a valid boolean") or False
-        check(body, "stream_options", dict, "an object")
+        stream_options = check(body, "stream_options", dict, "an object")
+        if stream_options:
+            check(stream_options, "include_usage", bool, "a valid boolean", "stream_options.")
         n = positive_int(body, "n") or 1
         if n > 128:
             raise InvalidRequest("n: Input should be less than or equal to 128", param="n")
@@ -120,12 +125,17 @@ class OpenAIChat:
         if not isinstance(raw, dict):
             raise InvalidRequest(f"{where}: Input should be an object", param=where)
         role = raw.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise InvalidRequest(
                 f"{where}.role: Input should be 'system', 'developer', 'user', 'assistant' or 'tool', got {role!r}",
                 param=f"{where}.role",
             )
-        text = text_of(raw.get("content"), f"{where}.content")
+        content = raw.get("content")
+        if content is None and (role != "assistant" or not (raw.get("tool_calls") or raw.get("function_call"))):
+            # Only an assistant message that makes tool calls may go without content.
+            raise InvalidRequest(f"Missing required parameter: '{where}.content'.", param=f"{where}.content",
+                                 code="missing_required_parameter")
+        text = text_of(content, f"{where}.content")
         if role == "tool":
             return Message(role="tool", tool_results=[text])
         calls = []
@@ -139,8 +149,10 @@ class OpenAIChat:
                     raise InvalidRequest(f"{where}.tool_calls[{j}].function.name: Field required",
                                          param=f"{where}.tool_calls[{j}].function")
                 args = fn.get("arguments", "")
-                calls.append(ToolCall(name=fn["name"], arguments=args if isinstance(args, str) else json.dumps(args),
-                                      id=str(call.get("id", ""))))
+                if not isinstance(args, str):
+                    raise InvalidRequest(f"{where}.tool_calls[{j}].function.arguments: Input should be a valid string",
+                                         param=f"{where}.tool_calls[{j}].function.arguments")
+                calls.append(ToolCall(name=fn["name"], arguments=args, id=str(call.get("id", ""))))
         return Message(role=role, text=text, tool_calls=calls)
 
     # -- rendering

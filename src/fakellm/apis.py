@@ -8,6 +8,9 @@ from __future__ import annotations
 
 ENDPOINTS = frozenset({
     "openai.chat",
+    "openai.responses",
+    "openai.completions",
+    "openai.embeddings",
     "anthropic.messages",
 })
 

@@ -64,6 +64,27 @@ class RespondSpec(_Strict):
     headers: dict[str, Union[str, int, float]] = Field(default_factory=dict)
     finish_reason: str | None = None
     usage: UsageSpec | None = None
+    # Embeddings: one vector for every input, or one vector per input.
+    embedding: Union[list[float], list[list[float]], None] = None
+
+    @field_validator("embedding", mode="before")
+    @classmethod
+    def _vectors(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if _is_vector(v):
+            return v
+        if isinstance(v, list) and v and all(_is_vector(x) for x in v):
+            if len({len(x) for x in v}) > 1:
+                raise ValueError("every vector in embedding must have the same length")
+            return v
+        raise ValueError("embedding must be a non-empty list of numbers, or a list of such lists (one per input)")
+
+
+def _is_vector(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in v
+    )
 
 
 class WhenSpec(_Strict):
@@ -149,6 +170,19 @@ class RuleSpec(_Strict):
         return v
 
 
+class ModelSpec(_Strict):
+    """One entry of the top-level `models:` list (model listings, embedding sizes)."""
+
+    id: str = Field(min_length=1)
+    owned_by: str | None = None
+    created: int | None = Field(default=None, ge=0)
+    display_name: str | None = None
+    # Embedding models: the vector length when the request gives no `dimensions`.
+    dimensions: int | None = Field(default=None, ge=1, le=65_536)
+    input_token_limit: int | None = Field(default=None, ge=1)
+    output_token_limit: int | None = Field(default=None, ge=1)
+
+
 class DefaultsSpec(_Strict):
     fallback: Literal["deterministic_echo", "error"] = "deterministic_echo"
     turns: Literal["messages", "requests"] = "messages"
@@ -156,12 +190,37 @@ class DefaultsSpec(_Strict):
     max_tool_results: int = Field(default=256, ge=1)
     journal_size: int = Field(default=1_000, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    max_responses: int = Field(default=10_000, ge=1)
 
 
 class ConfigSpec(_Strict):
     version: int = 1
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
     rules: list[RuleSpec] = Field(default_factory=list)
+    # None: the built-in catalogue (see catalog.py).
+    models: list[ModelSpec] | None = None
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _ids_or_mappings(cls, v: Any) -> Any:
+        if not isinstance(v, list):
+            return v
+        for i, item in enumerate(v):
+            if not isinstance(item, (str, dict)):
+                raise ValueError(f"item {i} must be a model id (a string) or a mapping with an `id`, got {_kind(item)}")
+            if item == "":
+                raise ValueError(f"item {i}: a model id must not be empty")
+        return [{"id": item} if isinstance(item, str) else item for item in v]
+
+    @field_validator("models")
+    @classmethod
+    def _unique_ids(cls, v: list[ModelSpec] | None) -> list[ModelSpec] | None:
+        seen: set[str] = set()
+        for model in v or ():
+            if model.id in seen:
+                raise ValueError(f"model {model.id!r} is listed twice")
+            seen.add(model.id)
+        return v
 
     @field_validator("defaults", mode="before")
     @classmethod
@@ -316,6 +375,7 @@ _FIELDS_BY_MODEL = {
     "tool call": ToolCallSpec,
     "error": ErrorSpec,
     "usage": UsageSpec,
+    "model": ModelSpec,
 }
 
 
@@ -425,6 +485,7 @@ def _section_after(section: str, key: Any) -> str:
     table = {
         ("top level", "defaults"): "defaults",
         ("top level", "rules"): "rules",
+        ("top level", "models"): "models",
         ("rule", "when"): "when",
         ("rule", "respond"): "respond",
         ("respond", "tool_calls"): "tool_calls",
@@ -435,7 +496,7 @@ def _section_after(section: str, key: Any) -> str:
 
 
 def _section_in_list(section: str) -> str:
-    return {"rules": "rule", "tool_calls": "tool call", "respond": "respond"}.get(section, section)
+    return {"rules": "rule", "tool_calls": "tool call", "respond": "respond", "models": "model"}.get(section, section)
 
 
 def _describe(path: tuple, data: Any) -> str:

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from . import tokens
+from .catalog import Catalog
 from .config import Config, RespondSpec
 from .model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Reply, Request, ToolCall, Usage
 from .rules import CompiledRule, MatchContext, MissExplanation, compile_rules, explain_miss
@@ -28,6 +29,8 @@ def conversation_id_for(request: Request) -> str:
     explicit = request.headers.get(CONVERSATION_HEADER)
     if explicit:
         return explicit
+    if request.conversation_id:
+        return request.conversation_id
     for message in request.messages:
         if message.role == "user" and not message.is_tool_result:
             return "conv-" + hashlib.sha256(message.text.encode()).hexdigest()[:12]
@@ -61,9 +64,10 @@ class Engine:
 
     def __init__(self, config: Config, state: MemoryState | None = None):
         d = config.defaults
-        self.state = state or MemoryState(d.max_conversations, d.max_tool_results, d.journal_size)
+        self.state = state or MemoryState(d.max_conversations, d.max_tool_results, d.journal_size, d.max_responses)
         self.config = config
         self.rules: list[CompiledRule] = compile_rules(config)
+        self.catalog = Catalog(config.spec.models)
         self._turns_by_request = d.turns == "requests"
         self._strict = d.fallback == "error"
         self._ids = 0
@@ -72,8 +76,9 @@ class Engine:
         """Swap in a new config; conversation state and the journal survive."""
         d = config.defaults
         rules = compile_rules(config)
-        self.state.resize(d.max_conversations, d.max_tool_results, d.journal_size)
+        self.state.resize(d.max_conversations, d.max_tool_results, d.journal_size, d.max_responses)
         self.config, self.rules = config, rules
+        self.catalog = Catalog(config.spec.models)
         self._turns_by_request = d.turns == "requests"
         self._strict = d.fallback == "error"
 
@@ -182,7 +187,8 @@ class Engine:
             reply.content = spec.content
             if spec.thinking is not None and request.thinking:
                 reply.thinking = spec.thinking
-        if reply.content is None and not reply.tool_calls:
+            reply.embedding = spec.embedding
+        if reply.content is None and not reply.tool_calls and request.generates_text:
             reply.content = deterministic_echo(request.body)
 
         if reply.content:

@@ -54,6 +54,10 @@ class Request:
     stop: list[str] = field(default_factory=list)
     n: int = 1
     thinking: bool = False
+    # Set when the API itself names the conversation (Responses' previous_response_id).
+    conversation_id: str = ""
+    # False for embeddings: no echo text, no token limits.
+    generates_text: bool = True
 
 
 @dataclass(slots=True)
@@ -104,3 +108,5 @@ class Reply:
     rule: str | None = None
     # Extra choices for OpenAI's `n > 1`: same answer, one per index.
     n: int = 1
+    # Embeddings a rule fixed: one vector for every input, or one per input.
+    embedding: list[float] | list[list[float]] | None = None

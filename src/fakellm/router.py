@@ -37,16 +37,26 @@ class Router:
     def find(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], list[str]]:
         """The handler and path parameters, or None and the methods the path allows."""
         methods = self._exact.get(path)
-        params: dict[str, str] = {}
-        if methods is None:
-            for pattern, candidate in self._patterns:
-                m = pattern.match(path)
-                if m is not None:
-                    methods, params = candidate, m.groupdict()
-                    break
-        if methods is None:
-            return None, {}, []
-        handler = methods.get(method)
-        if handler is None and method == "HEAD":
-            handler = methods.get("GET")
-        return handler, params, sorted(methods)
+        if methods is not None:
+            handler = _pick(methods, method)
+            if handler is not None:
+                return handler, {}, sorted(methods)
+        allowed = set(methods or ())
+        # Several patterns may match one path (e.g. GET /v1/models/{id} and a POST
+        # /{version}/models/{model}); the first that serves this method wins.
+        for pattern, candidate in self._patterns:
+            m = pattern.match(path)
+            if m is None:
+                continue
+            handler = _pick(candidate, method)
+            if handler is not None:
+                return handler, m.groupdict(), sorted(candidate)
+            allowed.update(candidate)
+        return None, {}, sorted(allowed)
+
+
+def _pick(methods: dict[str, Handler], method: str) -> Handler | None:
+    handler = methods.get(method)
+    if handler is None and method == "HEAD":
+        handler = methods.get("GET")
+    return handler

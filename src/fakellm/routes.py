@@ -6,7 +6,7 @@ import os
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import admin
+from . import admin, openai_routes
 from .http import JSON, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
 from .model import ErrorInfo
 from .providers import anthropic, openai_chat
@@ -36,6 +36,7 @@ def install(app: FakeLLMApp, router: Router) -> None:
     router.add("POST", "/v1/chat/completions", chat)
     router.add("POST", "/chat/completions", chat)
     router.add("POST", "/v1/messages", llm(anthropic.AnthropicMessages()))
+    openai_routes.install(app, router, llm)
     admin.register(router)
 
 

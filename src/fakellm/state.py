@@ -10,7 +10,10 @@ from __future__ import annotations
 import time
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from .model import Message
 
 REDACTED_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key", "proxy-authorization"})
 
@@ -46,6 +49,75 @@ class Conversation:
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
         }
+
+
+@dataclass(slots=True)
+class StoredResponse:
+    """A Responses API response kept for GET /v1/responses/{id} and previous_response_id.
+
+    `messages` holds only this response's own turn (its input items and its
+    output); the full history is rebuilt by following `previous_id`.
+    """
+
+    id: str
+    body: bytes  # the response object as rendered
+    conversation_id: str
+    previous_id: str | None
+    messages: list[Message]
+
+
+class ResponseStore:
+    """Stored responses, least recently used evicted past `max_responses`."""
+
+    def __init__(self, max_responses: int):
+        self.max_responses = max_responses
+        self._items: OrderedDict[str, StoredResponse] = OrderedDict()
+
+    def put(self, stored: StoredResponse) -> None:
+        self._items[stored.id] = stored
+        self._items.move_to_end(stored.id)
+        while len(self._items) > self.max_responses:
+            self._items.popitem(last=False)
+
+    def get(self, response_id: str) -> StoredResponse | None:
+        stored = self._items.get(response_id)
+        if stored is not None:
+            self._items.move_to_end(response_id)
+        return stored
+
+    def delete(self, response_id: str) -> bool:
+        return self._items.pop(response_id, None) is not None
+
+    def history(self, response_id: str) -> list[Message] | None:
+        """Every message of the chain ending at `response_id`, oldest first; None if it is unknown.
+
+        An ancestor evicted from the store ends the walk: the history then starts after it.
+        """
+        stored = self.get(response_id)
+        if stored is None:
+            return None
+        chain = [stored]
+        seen = {stored.id}
+        while chain[-1].previous_id is not None:
+            parent = self.get(chain[-1].previous_id)
+            if parent is None or parent.id in seen:
+                break
+            seen.add(parent.id)
+            chain.append(parent)
+        return [m for s in reversed(chain) for m in s.messages]
+
+    def resize(self, max_responses: int) -> None:
+        self.max_responses = max_responses
+        while len(self._items) > max_responses:
+            self._items.popitem(last=False)
+
+    def clear(self) -> int:
+        n = len(self._items)
+        self._items.clear()
+        return n
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @dataclass(slots=True)
@@ -112,8 +184,10 @@ class Stats:
 class MemoryState:
     """In-process state. One event loop uses it, so no locks are needed."""
 
-    def __init__(self, max_conversations: int = 10_000, max_tool_results: int = 256, journal_size: int = 1_000):
+    def __init__(self, max_conversations: int = 10_000, max_tool_results: int = 256, journal_size: int = 1_000,
+                 max_responses: int = 10_000):
         self.max_conversations = max_conversations
+        self.responses = ResponseStore(max_responses)
         self.max_tool_results = max_tool_results
         self._conversations: OrderedDict[str, Conversation] = OrderedDict()
         self.journal: deque[JournalEntry] = deque(maxlen=journal_size)
@@ -121,8 +195,11 @@ class MemoryState:
         self.stats = Stats()
         self.started = time.time()
 
-    def resize(self, max_conversations: int, max_tool_results: int, journal_size: int) -> None:
+    def resize(self, max_conversations: int, max_tool_results: int, journal_size: int,
+               max_responses: int | None = None) -> None:
         """Apply new limits (after a config reload), evicting what no longer fits."""
+        if max_responses is not None:
+            self.responses.resize(max_responses)
         self.max_conversations = max_conversations
         self.max_tool_results = max_tool_results
         while len(self._conversations) > max_conversations:
@@ -161,9 +238,10 @@ class MemoryState:
         return len(self._conversations)
 
     def reset(self) -> int:
-        """Forget conversations (turn counters, tool results, sequence counters)."""
+        """Forget conversations (turn counters, tool results, sequence counters) and stored responses."""
         n = len(self._conversations)
         self._conversations.clear()
+        self.responses.clear()
         return n
 
     # -- journal and stats

@@ -1,0 +1,458 @@
+"""OpenAI Responses API: POST /v1/responses and the stored responses (wire.md §3, §5).
+
+Stateful like the real API: every response is stored (bounded, in
+`state.ResponseStore`) unless the request says `store: false`, and
+`previous_response_id` continues a conversation: the stored history (earlier
+input items and outputs) comes before the new input, so it counts for turns and
+`tool_result_contains`, and the chain keeps one conversation id.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any, Callable
+
+from .. import tokens
+from ..endpoints import Call
+from ..engine import input_tokens as count_input_tokens
+from ..model import LENGTH, ErrorInfo, Message, Reply, Request, ToolCall
+from ..state import ResponseStore, StoredResponse
+from .base import InvalidRequest, check, dumps, positive_int, require, split_json, sse
+from .openai_chat import error_body
+
+ROLES = ("user", "assistant", "system", "developer")
+TEXT_PARTS = frozenset({"input_text", "output_text", "text", "refusal"})
+# Finish reasons that end a response as `incomplete`, with the reason the API gives.
+INCOMPLETE = {LENGTH: "max_output_tokens", "max_tokens": "max_output_tokens",
+              "content_filter": "content_filter", "refusal": "content_filter"}
+# `response.error.code` values the SDKs know; others map to server_error.
+FAILED_CODES = frozenset({"server_error", "rate_limit_exceeded", "invalid_prompt", "vector_store_timeout",
+                          "invalid_image", "invalid_image_format", "invalid_base64_image", "invalid_image_url",
+                          "image_too_large", "image_too_small", "image_parse_error",
+                          "image_content_policy_violation", "invalid_image_mode", "image_file_too_large",
+                          "unsupported_image_media_type", "empty_image_file", "failed_to_download_image",
+                          "image_file_not_found"})
+
+
+@dataclass(slots=True)
+class ResponsesRequest(Request):
+    """A Responses request, with what storing the response needs."""
+
+    instructions: str | None = None
+    previous_response_id: str | None = None
+    store: bool = True
+    # This request's own input (without instructions and stored history): what gets stored.
+    own_messages: list[Message] = field(default_factory=list)
+
+
+class OpenAIResponses:
+    api = "openai.responses"
+    request_id_header = "x-request-id"
+
+    def __init__(self, store: Callable[[], ResponseStore]):
+        # A getter: the store belongs to the app's state, which outlives this adapter's creation.
+        self._store = store
+
+    # -- parsing
+
+    def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
+        model = require(body, "model", str, "a valid string")
+        instructions = check(body, "instructions", str, "a valid string")
+        previous_id = check(body, "previous_response_id", str, "a valid string")
+        raw_input = body.get("input")
+        if raw_input is None:
+            own: list[Message] = []
+        elif isinstance(raw_input, str):
+            own = [Message(role="user", text=raw_input)]
+        elif isinstance(raw_input, list):
+            own = parse_items(raw_input)
+        else:
+            raise InvalidRequest("input: Input should be a valid string or a valid array", param="input")
+
+        messages: list[Message] = []
+        if instructions:
+            messages.append(Message(role="system", text=instructions))
+        conversation_id = ""
+        if previous_id is not None:
+            store = self._store()
+            previous = store.get(previous_id)
+            history = store.history(previous_id) if previous is not None else None
+            if previous is None or history is None:
+                raise InvalidRequest(f"Previous response with id '{previous_id}' not found.", status=404,
+                                     param="previous_response_id", code="previous_response_not_found")
+            messages.extend(history)
+            conversation_id = previous.conversation_id
+        messages.extend(own)
+        if not messages:
+            raise InvalidRequest("Missing required parameter: 'input'.", param="input")
+
+        stream = check(body, "stream", bool, "a valid boolean") or False
+        store_flag = check(body, "store", bool, "a valid boolean")
+        reasoning = check(body, "reasoning", dict, "an object")
+        for key in ("metadata", "text"):
+            check(body, key, dict, "an object")
+        for key in ("temperature", "top_p"):
+            check(body, key, (int, float), "a valid number")
+        return ResponsesRequest(
+            api=self.api,
+            model=model,
+            messages=messages,
+            headers=headers,
+            body=body,
+            path=path,
+            tools=tool_names(check(body, "tools", list, "a valid array") or []),
+            stream=stream,
+            max_tokens=positive_int(body, "max_output_tokens"),
+            # A reasoning summary is only sent when the request asks for one.
+            thinking=bool(reasoning and reasoning.get("summary")),
+            conversation_id=conversation_id,
+            instructions=instructions,
+            previous_response_id=previous_id,
+            store=store_flag is not False,
+            own_messages=own,
+        )
+
+    # -- rendering
+
+    def render(self, reply: Reply, request: Request, response_id: str) -> bytes:
+        response = self.response_object(reply, request, response_id)
+        out = dumps(response)
+        self._keep(reply, request, response, out)
+        return out
+
+    def render_stream(self, reply: Reply, request: Request, response_id: str) -> list[bytes]:
+        final = self.response_object(reply, request, response_id)
+        seq = count()
+
+        def event(kind: str, **fields: Any) -> bytes:
+            return sse({"type": kind, **fields, "sequence_number": next(seq)}, kind)
+
+        start = {**final, "status": "in_progress", "output": [], "usage": None, "incomplete_details": None,
+                 "completed_at": None}
+        events = [event("response.created", response=start), event("response.in_progress", response=start)]
+        for index, item in enumerate(final["output"]):
+            kind = item["type"]
+            if kind == "message":
+                events.extend(_message_events(event, index, item))
+            elif kind == "function_call":
+                events.append(event("response.output_item.added", output_index=index,
+                                    item={**item, "status": "in_progress", "arguments": ""}))
+                for piece in split_json(item["arguments"]):
+                    events.append(event("response.function_call_arguments.delta", item_id=item["id"],
+                                        output_index=index, delta=piece))
+                events.append(event("response.function_call_arguments.done", item_id=item["id"],
+                                    output_index=index, arguments=item["arguments"]))
+                events.append(event("response.output_item.done", output_index=index, item=item))
+            else:  # reasoning
+                events.extend(_reasoning_events(event, index, item))
+        terminal = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
+        events.append(event(terminal, response=final))
+        self._keep(reply, request, final, None)
+        return events
+
+    def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
+        return error_body(status, error)
+
+    def render_stream_failure(self, error: ErrorInfo, request: Request, response_id: str, sequence_number: int,
+                              status: int = 500) -> bytes:
+        """The `response.failed` event that ends a stream cut short by an error.
+
+        `sequence_number` is the number of events already sent (events are
+        numbered from 0, one per item of `render_stream`'s list).
+        """
+        return failed_event(error, request, response_id, sequence_number, status)
+
+    def response_object(self, reply: Reply, request: Request, response_id: str) -> dict[str, Any]:
+        """The `response` object for a reply: output items, status and usage."""
+        body = request.body
+        incomplete = INCOMPLETE.get(reply.finish_reason)
+        output: list[dict[str, Any]] = []
+        if reply.thinking is not None:
+            output.append({"id": "rs_" + response_id, "type": "reasoning",
+                           "summary": [{"type": "summary_text", "text": reply.thinking}]})
+        if reply.content is not None and (reply.content != "" or not reply.tool_calls):
+            output.append({
+                "id": "msg_" + response_id,
+                "type": "message",
+                "role": "assistant",
+                "status": "incomplete" if incomplete else "completed",
+                "content": [{"type": "output_text", "text": reply.content, "annotations": [], "logprobs": []}],
+            })
+        for k, call in enumerate(reply.tool_calls):
+            output.append({
+                "id": f"fc_{response_id}{k}",
+                "type": "function_call",
+                "status": "completed",
+                "call_id": call.id or f"call_{response_id}{k}",
+                "name": call.name,
+                "arguments": call.arguments,
+            })
+        now = int(time.time())
+        return {
+            "id": "resp_" + response_id,
+            "object": "response",
+            "created_at": now,
+            "status": "incomplete" if incomplete else "completed",
+            "background": False,
+            "error": None,
+            "incomplete_details": {"reason": incomplete} if incomplete else None,
+            "instructions": body.get("instructions"),
+            "max_output_tokens": body.get("max_output_tokens"),
+            "metadata": body.get("metadata") or {},
+            "model": request.model,
+            "output": output,
+            "parallel_tool_calls": body.get("parallel_tool_calls", True),
+            "previous_response_id": body.get("previous_response_id"),
+            "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
+            "service_tier": "default",
+            "store": body.get("store", True) is not False,
+            "temperature": body.get("temperature", 1.0),
+            "text": body.get("text") or {"format": {"type": "text"}},
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": body.get("tools") or [],
+            "top_p": body.get("top_p", 1.0),
+            "truncation": body.get("truncation", "disabled"),
+            "usage": usage(reply),
+            "user": body.get("user"),
+            "completed_at": None if incomplete else now,
+        }
+
+    def _keep(self, reply: Reply, request: Request, response: dict[str, Any], rendered: bytes | None) -> None:
+        """Store the response (unless `store: false`) for GET and previous_response_id."""
+        if not isinstance(request, ResponsesRequest) or not request.store:
+            return
+        answer = Message(role="assistant", text=reply.content or "", tool_calls=[
+            ToolCall(name=item["name"], arguments=item["arguments"], id=item["call_id"])
+            for item in response["output"] if item["type"] == "function_call"
+        ])
+        self._store().put(StoredResponse(
+            id=response["id"],
+            body=rendered if rendered is not None else dumps(response),
+            conversation_id=reply.conversation_id,
+            previous_id=request.previous_response_id,
+            messages=[*request.own_messages, answer],
+        ))
+
+
+# -- input items
+
+
+def parse_items(items: list[Any]) -> list[Message]:
+    """Input items as messages. Consecutive assistant-side items (a message, function
+    calls) form one assistant message, so a turn with text and calls counts once."""
+    out: list[Message] = []
+    assistant_open = False  # the last message is an assistant turn still being built
+
+    def assistant(text: str = "", call: ToolCall | None = None) -> None:
+        nonlocal assistant_open
+        if assistant_open:
+            last = out[-1]
+            if text:
+                last.text = f"{last.text} {text}" if last.text else text
+        else:
+            out.append(Message(role="assistant", text=text))
+            assistant_open = True
+        if call is not None:
+            out[-1].tool_calls.append(call)
+
+    for i, item in enumerate(items):
+        where = f"input[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidRequest(f"{where}: Input should be an object", param=where)
+        kind = item.get("type", "message")
+        if not isinstance(kind, str):
+            raise InvalidRequest(f"{where}.type: Input should be a valid string", param=f"{where}.type")
+        if kind == "message":
+            role = item.get("role")
+            if role not in ROLES:
+                raise InvalidRequest(
+                    f"{where}.role: Input should be 'user', 'assistant', 'system' or 'developer', got {role!r}",
+                    param=f"{where}.role")
+            if "content" not in item:
+                raise InvalidRequest(f"{where}.content: Field required", param=f"{where}.content")
+            text = content_text(item["content"], f"{where}.content")
+            if role == "assistant":
+                assistant(text=text)
+                continue
+            out.append(Message(role=role, text=text))
+        elif kind in ("function_call", "custom_tool_call"):
+            name = _string(item, "name", where)
+            call_id = _string(item, "call_id", where)
+            key = "arguments" if kind == "function_call" else "input"
+            args = item.get(key, "")
+            if not isinstance(args, str):
+                args = json.dumps(args)
+            assistant(call=ToolCall(name=name, arguments=args, id=call_id))
+            continue
+        elif kind in ("function_call_output", "custom_tool_call_output"):
+            _string(item, "call_id", where)
+            if "output" not in item:
+                raise InvalidRequest(f"{where}.output: Field required", param=f"{where}.output")
+            out.append(Message(role="tool", tool_results=[content_text(item["output"], f"{where}.output")]))
+        elif kind == "reasoning":
+            continue  # assistant-side, and carries nothing rules look at
+        # Other item types (hosted tool calls, item references, ...) carry nothing rules
+        # look at; they are accepted and skipped.
+        assistant_open = False
+    return out
+
+
+def content_text(content: Any, where: str) -> str:
+    """Text of a message's content (or a tool output): a string or an array of parts."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise InvalidRequest(f"{where}: Input should be a valid string or a valid array of content parts", param=where)
+    texts = []
+    for j, part in enumerate(content):
+        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+            raise InvalidRequest(f"{where}[{j}]: each content part must be an object with a 'type'",
+                                 param=f"{where}[{j}]")
+        if part["type"] in TEXT_PARTS:
+            text = part.get("refusal" if part["type"] == "refusal" else "text")
+            if not isinstance(text, str):
+                raise InvalidRequest(f"{where}[{j}].text: Input should be a valid string", param=f"{where}[{j}].text")
+            texts.append(text)
+    return " ".join(texts)
+
+
+def _string(item: dict[str, Any], key: str, where: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str):
+        what = "Field required" if value is None else "Input should be a valid string"
+        raise InvalidRequest(f"{where}.{key}: {what}", param=f"{where}.{key}")
+    return value
+
+
+def tool_names(tools: list[Any]) -> list[str]:
+    """Function tools are flat here (`{"type": "function", "name": ...}`); hosted tools go by their type."""
+    names = []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
+            raise InvalidRequest(f"tools[{i}]: each tool must be an object with a 'type'", param=f"tools[{i}]")
+        if tool["type"] in ("function", "custom"):
+            if not isinstance(tool.get("name"), str):
+                raise InvalidRequest(f"tools[{i}].name: Field required", param=f"tools[{i}].name")
+            names.append(tool["name"])
+        else:
+            names.append(tool["type"])
+    return names
+
+
+# -- stream events
+
+
+def _message_events(event: Callable[..., bytes], index: int, item: dict[str, Any]) -> list[bytes]:
+    item_id = item["id"]
+    part = item["content"][0]
+    text = part["text"]
+    where = {"item_id": item_id, "output_index": index, "content_index": 0}
+    events = [
+        event("response.output_item.added", output_index=index, item={**item, "status": "in_progress", "content": []}),
+        event("response.content_part.added", **where,
+              part={"type": "output_text", "text": "", "annotations": [], "logprobs": []}),
+    ]
+    for piece in tokens.pieces(text):
+        events.append(event("response.output_text.delta", **where, delta=piece, logprobs=[]))
+    events.append(event("response.output_text.done", **where, text=text, logprobs=[]))
+    events.append(event("response.content_part.done", **where, part=part))
+    events.append(event("response.output_item.done", output_index=index, item=item))
+    return events
+
+
+def _reasoning_events(event: Callable[..., bytes], index: int, item: dict[str, Any]) -> list[bytes]:
+    item_id = item["id"]
+    text = item["summary"][0]["text"]
+    where = {"item_id": item_id, "output_index": index, "summary_index": 0}
+    events = [
+        event("response.output_item.added", output_index=index, item={**item, "summary": []}),
+        event("response.reasoning_summary_part.added", **where, part={"type": "summary_text", "text": ""}),
+    ]
+    for piece in tokens.pieces(text):
+        events.append(event("response.reasoning_summary_text.delta", **where, delta=piece))
+    events.append(event("response.reasoning_summary_text.done", **where, text=text))
+    events.append(event("response.reasoning_summary_part.done", **where, part={"type": "summary_text", "text": text}))
+    events.append(event("response.output_item.done", output_index=index, item=item))
+    return events
+
+
+def failed_event(error: ErrorInfo, request: Request, response_id: str, sequence_number: int,
+                 status: int = 500) -> bytes:
+    """A `response.failed` event: how the Responses API reports an error after the stream began."""
+    if error.code in FAILED_CODES:
+        code = error.code
+    else:
+        code = "rate_limit_exceeded" if status == 429 else "server_error"
+    body = request.body
+    response = {
+        "id": "resp_" + response_id,
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": "failed",
+        "background": False,
+        "error": {"code": code, "message": error.message},
+        "incomplete_details": None,
+        "instructions": body.get("instructions"),
+        "metadata": body.get("metadata") or {},
+        "model": request.model,
+        "output": [],
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": body.get("previous_response_id"),
+        "temperature": body.get("temperature", 1.0),
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools") or [],
+        "top_p": body.get("top_p", 1.0),
+        "usage": None,
+    }
+    return sse({"type": "response.failed", "response": response, "sequence_number": sequence_number},
+               "response.failed")
+
+
+def usage(reply: Reply) -> dict[str, Any]:
+    u = reply.usage
+    reasoning = u.reasoning_tokens or (tokens.count(reply.thinking) if reply.thinking else 0)
+    return {
+        "input_tokens": u.input_tokens,
+        "input_tokens_details": {"cached_tokens": u.cached_tokens, "cache_write_tokens": u.cache_creation_input_tokens},
+        "output_tokens": u.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": reasoning},
+        "total_tokens": u.total_tokens,
+    }
+
+
+# -- stored responses and token counts (plain JSON endpoints)
+
+
+def _not_found(response_id: str) -> InvalidRequest:
+    return InvalidRequest(f"Response with id '{response_id}' not found.", status=404, param="response_id")
+
+
+def retrieve(call: Call) -> tuple[int, bytes]:
+    """GET /v1/responses/{response_id}."""
+    stored = call.app.engine.state.responses.get(call.params["response_id"])
+    if stored is None:
+        raise _not_found(call.params["response_id"])
+    return 200, stored.body
+
+
+def delete(call: Call) -> tuple[int, bytes]:
+    """DELETE /v1/responses/{response_id}."""
+    response_id = call.params["response_id"]
+    if not call.app.engine.state.responses.delete(response_id):
+        raise _not_found(response_id)
+    return 200, dumps({"id": response_id, "object": "response.deleted", "deleted": True})
+
+
+def input_tokens(adapter: OpenAIResponses) -> Callable[[Call], tuple[int, bytes]]:
+    """POST /v1/responses/input_tokens: the input_tokens a call with this body would report."""
+    def handler(call: Call) -> tuple[int, bytes]:
+        body = call.body
+        if "model" not in body:
+            body = {**body, "model": ""}  # optional here, unlike for a response
+        request = adapter.parse(body, call.headers, call.path, call.params)
+        return 200, dumps({"object": "response.input_tokens", "input_tokens": count_input_tokens(request)})
+
+    return handler

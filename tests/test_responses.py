@@ -302,8 +302,7 @@ def test_rule_error_status_raises_the_sdk_exception(client):
 def test_failed_event_parses_as_response_failed():
     adapter = OpenAIResponses(lambda: None)
     request = adapter.parse({"model": "gpt-4o", "input": "hi", "store": False}, {}, "/v1/responses", {})
-    raw = adapter.render_stream_failure(ErrorInfo("The server had an error"), request, "abc", 7)
-    assert raw == failed_event(ErrorInfo("The server had an error"), request, "abc", 7)
+    raw = failed_event(ErrorInfo("The server had an error"), request, "abc", 7)
     event_line, data_line = raw.decode().strip().split("\n")
     assert event_line == "event: response.failed"
     event = ResponseFailedEvent.model_validate(json.loads(data_line.removeprefix("data: ")))

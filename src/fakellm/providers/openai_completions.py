@@ -62,6 +62,8 @@ def _is_token(value: Any) -> bool:
 class OpenAICompletions:
     api = "openai.completions"
     request_id_header = "x-request-id"
+    # Text chunks (the finish chunk has a finish_reason); the delivery layer paces and cuts at them.
+    content_event_markers = (b'"finish_reason":null}',)
 
     def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
         model = require(body, "model", str, "a valid string")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any, Callable
@@ -37,6 +38,11 @@ FAILED_CODES = frozenset({"server_error", "rate_limit_exceeded", "invalid_prompt
                           "image_file_not_found"})
 
 
+# The stream being rendered in this request's task: (request, response id, event count).
+# `render_stream_error` needs them for a `response.failed` that the SDKs accept.
+_STREAM: ContextVar[tuple[Request, str, int] | None] = ContextVar("fakellm_responses_stream", default=None)
+
+
 @dataclass(slots=True)
 class ResponsesRequest(Request):
     """A Responses request, with what storing the response needs."""
@@ -51,6 +57,9 @@ class ResponsesRequest(Request):
 class OpenAIResponses:
     api = "openai.responses"
     request_id_header = "x-request-id"
+    # The events that carry content; the delivery layer paces and cuts streams at them.
+    content_event_markers = (b"event: response.output_text.delta", b"event: response.function_call_arguments.delta",
+                             b"event: response.reasoning_summary_text.delta")
 
     def __init__(self, store: Callable[[], ResponseStore]):
         # A getter: the store belongs to the app's state, which outlives this adapter's creation.
@@ -151,19 +160,26 @@ class OpenAIResponses:
         terminal = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
         events.append(event(terminal, response=final))
         self._keep(reply, request, final, None)
+        _STREAM.set((request, response_id, len(events)))
         return events
 
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
         return error_body(status, error)
 
-    def render_stream_failure(self, error: ErrorInfo, request: Request, response_id: str, sequence_number: int,
-                              status: int = 500) -> bytes:
-        """The `response.failed` event that ends a stream cut short by an error.
+    def render_stream_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
+        """The `response.failed` event that ends a stream cut short by an error (the
+        `error_event` fault), for the stream this request's task rendered last.
 
-        `sequence_number` is the number of events already sent (events are
-        numbered from 0, one per item of `render_stream`'s list).
+        Its sequence number comes after every event of the full stream: later than
+        any event sent, whatever the cut.
         """
-        return failed_event(error, request, response_id, sequence_number, status)
+        current = _STREAM.get()
+        if current is None:  # no stream rendered: the API's bare `error` event
+            return sse({"type": "error", "code": error.code or ("rate_limit_exceeded" if status == 429 else
+                                                                 "server_error"),
+                        "message": error.message, "param": error.param, "sequence_number": 0}, "error")
+        request, response_id, total = current
+        return failed_event(error, request, response_id, total, status)
 
     def response_object(self, reply: Reply, request: Request, response_id: str) -> dict[str, Any]:
         """The `response` object for a reply: output items, status and usage."""

@@ -197,6 +197,33 @@ def test_streamed_responses_are_stored_too(client):
     assert client.responses.retrieve(final.id).output_text == "Hello from fakellm."
 
 
+def test_input_items_list_the_request_input(client):
+    created = client.responses.create(model="gpt-4o", input=[
+        {"role": "user", "content": "weather?"},
+        {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "20C"},
+    ])
+    newest_first = list(client.responses.input_items.list(created.id))
+    assert [item.type for item in newest_first] == ["function_call_output", "function_call", "message"]
+    assert newest_first[2].content[0].text == "weather?" and newest_first[2].role == "user"
+    assert len({item.id for item in newest_first}) == 3
+    page = client.responses.input_items.list(created.id, order="asc", limit=2)
+    assert [item.type for item in page.data] == ["message", "function_call"] and page.has_more is True
+    assert [item.id for item in client.responses.input_items.list(created.id, order="asc", limit=2)] == \
+        [item.id for item in reversed(newest_first)]  # auto-pagination follows `after`
+    single = client.responses.create(model="gpt-4o", input="just text")
+    assert [item.content[0].text for item in client.responses.input_items.list(single.id)] == ["just text"]
+
+
+@pytest.mark.parametrize("params", [{"order": "sideways"}, {"limit": 0}, {"limit": 101}, {"after": "msg_nope"}])
+def test_input_items_bad_query_is_a_400(client, params):
+    created = client.responses.create(model="gpt-4o", input="hello")
+    with pytest.raises(openai.BadRequestError):
+        client.responses.input_items.list(created.id, **params)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.input_items.list("resp_missing")
+
+
 def test_store_false_is_not_kept(client):
     created = client.responses.create(model="gpt-4o", input="hello", store=False)
     assert created.store is False

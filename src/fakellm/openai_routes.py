@@ -34,6 +34,7 @@ def install(app: FakeLLMApp, router: Router, llm) -> None:
 
     retrieve = json_endpoint(openai_responses.retrieve, openai_error)
     delete = json_endpoint(openai_responses.delete, openai_error)
+    input_items = json_endpoint(openai_responses.input_items, openai_error)
     count_input = json_endpoint(openai_responses.input_tokens(responses), openai_error, with_body=True)
     list_models = json_endpoint(model_listing.list_models, openai_error,
                                 request_id_headers=("x-request-id", "request-id"))
@@ -45,6 +46,7 @@ def install(app: FakeLLMApp, router: Router, llm) -> None:
         router.add("POST", f"{prefix}/responses/input_tokens", count_input)
         router.add("GET", f"{prefix}/responses/{{response_id}}", retrieve)
         router.add("DELETE", f"{prefix}/responses/{{response_id}}", delete)
+        router.add("GET", f"{prefix}/responses/{{response_id}}/input_items", input_items)
         router.add("POST", f"{prefix}/embeddings", llm(embeddings))
         router.add("POST", f"{prefix}/completions", llm(completions))
         router.add("GET", f"{prefix}/models", list_models)

@@ -64,6 +64,7 @@ class StoredResponse:
     conversation_id: str
     previous_id: str | None
     messages: list[Message]
+    input: Any = None  # the request's `input` as sent, for GET .../input_items
 
 
 class ResponseStore:

@@ -250,6 +250,7 @@ class OpenAIResponses:
             conversation_id=reply.conversation_id,
             previous_id=request.previous_response_id,
             messages=[*request.own_messages, answer],
+            input=request.body.get("input"),
         ))
 
 
@@ -460,6 +461,66 @@ def delete(call: Call) -> tuple[int, bytes]:
     if not call.app.engine.state.responses.delete(response_id):
         raise _not_found(response_id)
     return 200, dumps({"id": response_id, "object": "response.deleted", "deleted": True})
+
+
+def input_items(call: Call) -> tuple[int, bytes]:
+    """GET /v1/responses/{response_id}/input_items: the items of that request's `input`, with ids.
+
+    `order` is `desc` (newest first, the API's default) or `asc`; `limit` 1-100
+    (default 20) and `after` (an item id) page through them.
+    """
+    response_id = call.params["response_id"]
+    stored = call.app.engine.state.responses.get(response_id)
+    if stored is None:
+        raise _not_found(response_id)
+    items = _input_items(stored.input, response_id.removeprefix("resp_"))
+    order = call.query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise InvalidRequest(f"order: Input should be 'asc' or 'desc', got {order!r}", param="order")
+    if order == "desc":
+        items.reverse()
+    raw_limit = call.query.get("limit", "20")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+        raise InvalidRequest(f"limit: Input should be an integer from 1 to 100, got {raw_limit!r}", param="limit")
+    limit = int(raw_limit)
+    start = 0
+    after = call.query.get("after")
+    if after is not None:
+        ids = [item["id"] for item in items]
+        if after not in ids:
+            raise InvalidRequest(f"after: no input item with id {after!r} in response {response_id!r}", param="after")
+        start = ids.index(after) + 1
+    page = items[start:start + limit]
+    return 200, dumps({
+        "object": "list",
+        "data": page,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+        "has_more": start + limit < len(items),
+    })
+
+
+_ITEM_ID_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco"}
+
+
+def _input_items(raw: Any, response_id: str) -> list[dict[str, Any]]:
+    """The input as the API lists it: every item an object with an id, message content as parts."""
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        raw = [{"role": "user", "content": raw}]
+    items = []
+    for i, item in enumerate(raw):
+        item = {"type": "message", **item}
+        if item["type"] == "message":
+            content = item.get("content")
+            if isinstance(content, str):
+                kind = "output_text" if item.get("role") == "assistant" else "input_text"
+                item["content"] = [{"type": kind, "text": content}]
+            item.setdefault("status", "completed")
+        item.setdefault("id", f"{_ITEM_ID_PREFIXES.get(item['type'], 'item')}_{response_id}in{i}")
+        items.append(item)
+    return items
 
 
 def input_tokens(adapter: OpenAIResponses) -> Callable[[Call], tuple[int, bytes]]:

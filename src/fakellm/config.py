@@ -19,9 +19,13 @@ from .apis import KNOWN_APIS
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
+# The roles a request's messages can have, whatever the provider calls them.
+MESSAGE_ROLES = ("user", "assistant", "system", "developer", "tool", "function")
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: `turn: "2"`, `turn: true` and `cycle: "yes"` are type errors, not quietly converted.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ToolCallSpec(_Strict):
@@ -34,9 +38,11 @@ class ToolCallSpec(_Strict):
     def _json_object_text(cls, v: Any) -> Any:
         if isinstance(v, str):
             try:
-                json.loads(v)
+                value = json.loads(v)
             except ValueError as e:
                 raise ValueError(f"arguments given as a string must be JSON text ({e})") from None
+            if not isinstance(value, dict):
+                raise ValueError(f"arguments must be a JSON object, got {_kind(value)}")
         return v
 
 
@@ -112,12 +118,31 @@ class WhenSpec(_Strict):
         headers: dict[str, Any] = {}
         for key, value in data.items():
             if isinstance(key, str) and key.lower().startswith("header."):
+                if not key[7:]:
+                    raise ValueError("`header.` needs a header name, e.g. `header.x-test-scenario: rate_limit`")
+                if isinstance(value, (list, dict)) or value is None:
+                    raise ValueError(f"{key}: expected a string, got {_kind(value)}")
+                # A YAML number is the header's text (0.3.5 did the same).
                 headers[key[7:].lower()] = value if isinstance(value, str) else str(value)
             else:
                 out[key] = value
         if headers:
             out["headers"] = headers
         return out
+
+    @field_validator("turn_in", mode="before")
+    @classmethod
+    def _tuple_is_a_pair(cls, v: Any) -> Any:
+        # Python configs naturally write (low, high).
+        return list(v) if isinstance(v, tuple) else v
+
+    @field_validator("previous_message_role")
+    @classmethod
+    def _known_role(cls, v: str | None) -> str | None:
+        if v is not None and v not in MESSAGE_ROLES:
+            raise ValueError(f"unknown role {v!r}{_did_you_mean(v, MESSAGE_ROLES)}; "
+                             f"known: {', '.join(MESSAGE_ROLES)}")
+        return v
 
     @field_validator("turn_in")
     @classmethod

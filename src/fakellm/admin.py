@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import orjson
 
-from . import __version__, dashboard
+from . import __version__, dashboard, metrics
 from .apis import api_matches
 from .config import ConfigError, parse_config
 from .http import HTML, JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
@@ -156,6 +156,10 @@ async def put_config(app: FakeLLMApp, scope, receive, params):
     return _json(200, {"replaced": True, "rules": len(config.rules)})
 
 
+async def metrics_text(app: FakeLLMApp, scope, receive, params):
+    return 200, metrics.render(app), metrics.CONTENT_TYPE
+
+
 async def health(app: FakeLLMApp, scope, receive, params):
     return _json(200, {"status": "ok", "version": __version__})
 
@@ -184,6 +188,7 @@ def register(router: Router) -> None:
         ("DELETE", "/_fakellm/requests", clear_requests),
         ("GET", "/_fakellm/config", get_config),
         ("PUT", "/_fakellm/config", put_config),
+        ("GET", "/metrics", metrics_text),
     ):
         router.add(method, path, endpoint(handler))
 

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from . import routes
+from .metrics import Metrics
 from .config import Config, ConfigError, load_config
 from .engine import CONVERSATION_HEADER, Engine
 from .http import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
@@ -40,6 +41,7 @@ class FakeLLMApp:
         self.watch = watch and self.config_path is not None
         self.reloads = 0
         self.reload_failures = 0
+        self.metrics = Metrics()
         self.last_reload_error: list[dict[str, Any]] | None = None
         self.router = Router()
         routes.install(self, self.router)
@@ -168,8 +170,17 @@ class FakeLLMApp:
             error = ErrorInfo(f"fakellm internal error: {type(e).__name__}: {e}")
             await send_response(send, 500, adapter.render_error(500, error, request_id), JSON, headers_out)
             return
-        await send_response(send, status, body, ctype, headers_out)
-        entry.latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        if ctype is not JSON:  # a stream
+            self.metrics.stream_started()
+            try:
+                await send_response(send, status, body, ctype, headers_out)
+            finally:
+                self.metrics.stream_ended()
+        else:
+            await send_response(send, status, body, ctype, headers_out)
+        elapsed = time.perf_counter() - started
+        entry.latency_ms = round(elapsed * 1000, 3)
+        self.metrics.observe(entry.api, entry.rule, status, entry.stream, elapsed)
 
 
 def _json_kind(value: Any) -> str:

@@ -95,7 +95,7 @@ def test_dimensions_shortens_like_matryoshka(client):
     assert abs(norm(vector) - 1.0) < 1e-5
     prefix = full[:256]
     scale = norm(prefix)
-    assert all(abs(x - y / scale) < 1e-5 for x, y in zip(vector, prefix))
+    assert all(abs(x - y / scale) < 1e-5 for x, y in zip(vector, prefix, strict=True))
 
 
 def test_list_of_strings_and_token_arrays(client):

@@ -166,3 +166,17 @@ def sse_events(raw: bytes | str) -> list[tuple[str | None, str]]:
                 raise AssertionError(f"unexpected SSE line {line!r}")
         events.append((event, "\n".join(data)))
     return events
+
+
+def gemini_client(target: FakeLLMApp | str, api_version: str = "v1beta", **http_options: Any):
+    """A google-genai Client for an app (in-process) or a server URL. Keep a reference to it:
+    a garbage-collected Client closes its connection mid-call."""
+    from google import genai
+    from google.genai import types
+
+    if isinstance(target, str):
+        options = types.HttpOptions(base_url=target, api_version=api_version, **http_options)
+    else:
+        options = types.HttpOptions(base_url=BASE, api_version=api_version, **http_options,
+                                    httpx_client=httpx.Client(transport=SyncASGITransport(target), base_url=BASE))
+    return genai.Client(api_key="gemini-test", http_options=options)

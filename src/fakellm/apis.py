@@ -12,6 +12,8 @@ ENDPOINTS = frozenset({
     "openai.completions",
     "openai.embeddings",
     "anthropic.messages",
+    "gemini.generate",
+    "gemini.embed",
 })
 
 FAMILIES = frozenset(name.split(".", 1)[0] for name in ENDPOINTS)

@@ -38,13 +38,16 @@ def conversation_id_for(request: Request) -> str:
     return "anon-" + hashlib.sha256(serialized.encode()).hexdigest()[:12]
 
 
-def deterministic_echo(body: dict[str, Any]) -> str:
-    """fakellm 0.3.5's stable reply for requests no rule answers."""
+def deterministic_echo(body: dict[str, Any], model: str | None = None) -> str:
+    """fakellm 0.3.5's stable reply for requests no rule answers.
+
+    `model` names the model when the body does not (Gemini and Azure put it in the path).
+    """
     if any(k in body for k in _ECHO_IGNORED_KEYS):
         body = {k: v for k, v in body.items() if k not in _ECHO_IGNORED_KEYS}
     serialized = json.dumps(body, sort_keys=True, default=str)
     seed = hashlib.sha256(serialized.encode()).hexdigest()[:8]
-    return f"[mock response for {body.get('model', 'unknown')}, fingerprint {seed}]"
+    return f"[mock response for {model or body.get('model', 'unknown')}, fingerprint {seed}]"
 
 
 def input_tokens(request: Request) -> int:
@@ -189,7 +192,7 @@ class Engine:
                 reply.thinking = spec.thinking
             reply.embedding = spec.embedding
         if reply.content is None and not reply.tool_calls and request.generates_text:
-            reply.content = deterministic_echo(request.body)
+            reply.content = deterministic_echo(request.body, request.model)
 
         if reply.content:
             self._apply_limits(request, reply)

@@ -9,7 +9,7 @@ import orjson
 from . import __version__, dashboard, metrics
 from .apis import api_matches
 from .config import ConfigError, parse_config
-from .http import HTML, JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
+from .http import JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
 from .router import Handler as RouteHandler
 from .router import Router
 
@@ -50,10 +50,6 @@ class AdminError(Exception):
 
 
 # -- handlers
-
-
-async def page(app: FakeLLMApp, scope, receive, params):
-    return 200, dashboard.render(app).encode(), HTML
 
 
 async def stats(app: FakeLLMApp, scope, receive, params):
@@ -110,12 +106,17 @@ async def reload(app: FakeLLMApp, scope, receive, params):
 
 
 async def requests(app: FakeLLMApp, scope, receive, params):
-    """The journal, oldest first; filters: rule (a name, or `none` for misses), conversation, api, limit."""
+    """The journal, oldest first; filters: rule (a name, or `none` for misses), conversation, api, limit,
+    and `after` (only entries with a larger id: a poller's cursor). `oldest_id` is the oldest entry still
+    held, so a poller can drop entries the ring buffer evicted or a DELETE cleared; `latency_ms` maps each
+    returned entry's id to the time its answer took (null while it is still being sent)."""
     query = query_params(scope)
     limit = _int_param(query, "limit", 1_000_000, 1, 1_000_000)
+    after = _int_param(query, "after", 0, 0, 2**62)
     rule, conversation, api = query.get("rule"), query.get("conversation"), query.get("api")
+    journal = app.engine.state.journal
     entries = []
-    for entry in app.engine.state.journal:
+    for entry in _entries_after(journal, after):
         if rule is not None and (entry.rule or "none") != rule:
             continue
         if conversation is not None and entry.conversation_id != conversation:
@@ -123,7 +124,75 @@ async def requests(app: FakeLLMApp, scope, receive, params):
         if api is not None and not api_matches(api, entry.api):
             continue
         entries.append(entry)
-    return _json(200, {"requests": [e.as_dict() for e in entries[-limit:]]})
+    entries = entries[-limit:]
+    return _json(200, {"requests": [e.as_dict() for e in entries],
+                       "oldest_id": journal[0].id if journal else None,
+                       "latency_ms": {e.id: e.latency_ms for e in entries}})
+
+
+def _entries_after(journal, after: int) -> list:
+    """Journal entries with an id above `after`, oldest first, walking back only as far as needed."""
+    if not after:
+        return list(journal)
+    newer = []
+    for entry in reversed(journal):
+        if entry.id <= after:
+            break
+        newer.append(entry)
+    newer.reverse()
+    return newer
+
+
+async def rules(app: FakeLLMApp, scope, receive, params):
+    """The active rules with their hit counts and last hit, the config file, and the totals."""
+    state = app.engine.state
+    by_rule, last_hit = state.stats.by_rule, state.stats.last_hit
+    return _json(200, {
+        "path": str(app.config_path) if app.config_path is not None else None,
+        "source": app.config.source,
+        "version": __version__,
+        "reloads": app.reloads,
+        "reload_failures": app.reload_failures,
+        "last_reload_error": app.last_reload_error,
+        "totals": {
+            "requests": state.stats.total,
+            "unmatched": state.stats.unmatched,
+            "conversations": state.conversation_count,
+            "journal": len(state.journal),
+            "journal_size": state.journal.maxlen,
+        },
+        "rules": [
+            {
+                "index": rule.index,
+                "name": rule.name,
+                "when": [cond.label for cond in rule.conditions],
+                "respond": [_respond_summary(spec) for spec in rule.responds],
+                "times": rule.times,
+                "cycle": rule.cycle,
+                "hits": by_rule.get(rule.name, 0),
+                "last_hit": last_hit.get(rule.name),
+            }
+            for rule in app.engine.rules
+        ],
+    })
+
+
+def _respond_summary(spec: Any) -> str:
+    """One line saying what a `respond` item answers, for the dashboard."""
+    if spec.status >= 400:
+        error = spec.error if isinstance(spec.error, str) or spec.error is None else spec.error.message
+        return f"status {spec.status}" + (f": {error}" if error else "")
+    parts = []
+    if spec.tool_calls:
+        parts.append("tool calls: " + ", ".join(call.name for call in spec.tool_calls))
+    if spec.content is not None:
+        text = spec.content if len(spec.content) <= 120 else spec.content[:119] + "…"
+        parts.append(orjson.dumps(text).decode())
+    if getattr(spec, "embedding", None) is not None:
+        parts.append("embedding")
+    return "; ".join(parts) or "echo"
+
+
 
 
 async def clear_requests(app: FakeLLMApp, scope, receive, params):
@@ -177,8 +246,6 @@ async def index(app: FakeLLMApp, scope, receive, params):
 def register(router: Router) -> None:
     for method, path, handler in (
         ("GET", "/", index),
-        ("GET", "/_fakellm", page),
-        ("GET", "/_fakellm/", page),
         ("GET", "/_fakellm/health", health),
         ("GET", "/_fakellm/stats", stats),
         ("GET", "/_fakellm/conversations", conversations),
@@ -186,11 +253,13 @@ def register(router: Router) -> None:
         ("POST", "/_fakellm/reload", reload),
         ("GET", "/_fakellm/requests", requests),
         ("DELETE", "/_fakellm/requests", clear_requests),
+        ("GET", "/_fakellm/rules", rules),
         ("GET", "/_fakellm/config", get_config),
         ("PUT", "/_fakellm/config", put_config),
         ("GET", "/metrics", metrics_text),
     ):
         router.add(method, path, endpoint(handler))
+    dashboard.register(router)
 
 
 def endpoint(handler: AdminHandler) -> RouteHandler:

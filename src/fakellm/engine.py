@@ -76,10 +76,15 @@ class Engine:
         self._ids = 0
 
     def use_config(self, config: Config) -> None:
-        """Swap in a new config; conversation state and the journal survive."""
+        """Swap in a new config; conversations and the journal survive, rule counters restart.
+
+        Sequence and `times` counters are kept by rule position, so the new rules
+        must not inherit the old rules' counts.
+        """
         d = config.defaults
         rules = compile_rules(config)
         self.state.resize(d.max_conversations, d.max_tool_results, d.journal_size, d.max_responses)
+        self.state.clear_rule_counters()
         self.config, self.rules = config, rules
         self.catalog = Catalog(config.spec.models)
         self._turns_by_request = d.turns == "requests"
@@ -132,6 +137,8 @@ class Engine:
                         type="invalid_request_error",
                         code=NO_MATCH_CODE,
                     ),
+                    # A 404 is not retried anyway; this says so to SDKs that honour the header.
+                    headers={"x-should-retry": "false"},
                 )
             else:
                 reply = self._reply(request, None, None)

@@ -6,6 +6,10 @@ from .config import Config, Problem, RuleSpec
 
 _TURNLESS = ("turn", "turn_in")
 
+# Endpoints whose requests offer no tools and carry no chat history: every
+# request is turn 1 (when turns are counted from messages).
+_SINGLE_SHOT_APIS = frozenset({"openai.embeddings", "openai.completions"})
+
 
 def _name(rule: RuleSpec, i: int) -> str:
     return repr(rule.name) if rule.name is not None else f"rules[{i}]"
@@ -45,10 +49,25 @@ def lint(config: Config) -> list[Problem]:
         if low > high:
             warn(f"rule {_name(rule, i)} can never fire: turn {when.turn} is outside turn_in {when.turn_in}")
             continue
+        if when is not None and when.api in _SINGLE_SHOT_APIS:
+            if when.tools_include is not None:
+                warn(f"rule {_name(rule, i)} can never fire: {when.api} requests offer no tools "
+                     f"(tools_include {when.tools_include!r})")
+                continue
+            if config.defaults.turns == "messages" and low > 1:
+                warn(f"rule {_name(rule, i)} can never fire: {when.api} requests carry no chat history, "
+                     f"so they are always turn 1")
+                continue
+            if config.defaults.turns == "messages":
+                high = 1
         if when is not None and config.defaults.turns == "messages" and high == 1:
             if when.previous_message_role in ("assistant", "tool"):
                 warn(f"rule {_name(rule, i)} can never fire: on turn 1 no {when.previous_message_role} "
                      f"message comes before the last one (turn = 1 + assistant messages)")
+            elif when.tool_result_contains is not None:
+                warn(f"rule {_name(rule, i)} contradicts itself: it waits for a tool result on turn 1, but a "
+                     f"turn-1 request carries none (turn = 1 + assistant messages); it could only match a "
+                     f"tool result left over from an earlier run of the same conversation")
         for k, respond in enumerate(rule.respond):
             if respond.error is not None and respond.status < 400:
                 warn(f"rule {_name(rule, i)} respond[{k}]: `error` is only sent with a status >= 400")

@@ -8,6 +8,7 @@ can also say, for a request it rejected, what the request had instead.
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -72,9 +73,14 @@ def _searchable(message: Message) -> str:
     return message.text
 
 
+def _q(text: str) -> str:
+    """A needle as the explanation shows it: in double quotes, like YAML would write it."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 def _quote(text: str, limit: int = 60) -> str:
     text = text.replace("\n", " ")
-    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+    return _q(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,30 +121,30 @@ def _conditions(when: Any) -> list[Condition]:
         ))
     for name, value in when.headers.items():
         out.append(Condition(
-            f"header.{name} {value!r}", 1,
+            f"header.{name} {_q(value)}", 1,
             lambda c, n=name, v=value: c.request.headers.get(n) == v,
-            lambda c, n=name: (f"header {n} is {c.request.headers[n]!r}" if n in c.request.headers
+            lambda c, n=name: (f"header {n} is {_q(c.request.headers[n])}" if n in c.request.headers
                                else f"no {n} header"),
         ))
     if when.model_matches is not None:
         glob = when.model_matches
         regex = re.compile(fnmatch.translate(glob))
         out.append(Condition(
-            f"model_matches {glob!r}", 1,
+            f"model_matches {_q(glob)}", 1,
             lambda c: regex.match(c.request.model) is not None,
-            lambda c: f"model is {c.request.model!r}",
+            lambda c: f"model is {_q(c.request.model)}",
         ))
     if when.tools_include is not None:
         tool = when.tools_include
         out.append(Condition(
-            f"tools_include {tool!r}", 1,
+            f"tools_include {_q(tool)}", 1,
             lambda c: tool in c.request.tools,
             lambda c: (f"tools are {', '.join(c.request.tools)}" if c.request.tools else "the request has no tools"),
         ))
     if when.previous_message_role is not None:
         role = when.previous_message_role
         out.append(Condition(
-            f"previous_message_role {role!r}", 1,
+            f"previous_message_role {_q(role)}", 1,
             lambda c: _role_is(c.previous_message, role),
             lambda c: (f"previous message is a {c.previous_message.role} message" if c.previous_message
                        else "there is no previous message"),
@@ -146,7 +152,7 @@ def _conditions(when: Any) -> list[Condition]:
     if when.previous_message_contains is not None:
         needle = when.previous_message_contains.lower()
         out.append(Condition(
-            f"previous_message_contains {when.previous_message_contains!r}", 2,
+            f"previous_message_contains {_q(when.previous_message_contains)}", 2,
             lambda c: c.previous_message is not None and needle in _searchable(c.previous_message).lower(),
             lambda c: (f"previous message is {_quote(_searchable(c.previous_message))}" if c.previous_message
                        else "there is no previous message"),
@@ -154,35 +160,35 @@ def _conditions(when: Any) -> list[Condition]:
     if when.last_message_contains is not None:
         needle = when.last_message_contains.lower()
         out.append(Condition(
-            f"last_message_contains {when.last_message_contains!r}", 2,
+            f"last_message_contains {_q(when.last_message_contains)}", 2,
             lambda c: needle in c.last_text,
             lambda c: f"last message is {_quote(c.last_text)}",
         ))
     if when.system_contains is not None:
         needle = when.system_contains.lower()
         out.append(Condition(
-            f"system_contains {when.system_contains!r}", 2,
+            f"system_contains {_q(when.system_contains)}", 2,
             lambda c: needle in c.system_text,
             lambda c: (f"system prompt is {_quote(c.system_text)}" if c.system_text else "there is no system prompt"),
         ))
     if when.messages_contain is not None:
         needle = when.messages_contain.lower()
         out.append(Condition(
-            f"messages_contain {when.messages_contain!r}", 3,
+            f"messages_contain {_q(when.messages_contain)}", 3,
             lambda c: needle in c.all_text,
             lambda c: f"not found in the {_count(len(c.request.messages), 'message')}",
         ))
     if when.messages_match is not None:
         pattern = re.compile(when.messages_match, re.IGNORECASE)
         out.append(Condition(
-            f"messages_match {when.messages_match!r}", 4,
+            f"messages_match {_q(when.messages_match)}", 4,
             lambda c: pattern.search(c.all_text) is not None,
             lambda c: f"no match in the {_count(len(c.request.messages), 'message')}",
         ))
     if when.tool_result_contains is not None:
         needle = when.tool_result_contains.lower()
         out.append(Condition(
-            f"tool_result_contains {when.tool_result_contains!r}", 4,
+            f"tool_result_contains {_q(when.tool_result_contains)}", 4,
             lambda c: any(needle in t for t in c.request_tool_results) or any(needle in t for t in c.history_tool_results),
             lambda c: _explain_tool_results(c),
         ))
@@ -278,8 +284,10 @@ class MissExplanation:
         if self.closest_rule is None:
             return self.note or "no rules are configured"
         failed = [str(r) for r in self.conditions if not r.held]
-        text = f"closest rule {self.closest_rule!r}: " + "; ".join(failed or [str(r) for r in self.conditions])
-        return text + (f" ({self.note})" if self.note else "")
+        reasons = failed or [str(r) for r in self.conditions]
+        if self.note:
+            reasons.append(self.note)
+        return f"closest rule {_q(self.closest_rule)}: " + "; ".join(reasons or ["no conditions"])
 
 
 def explain_miss(rules: list[CompiledRule], ctx: MatchContext, exhausted: dict[int, int]) -> MissExplanation:
@@ -290,15 +298,16 @@ def explain_miss(rules: list[CompiledRule], ctx: MatchContext, exhausted: dict[i
     """
     if not rules:
         return MissExplanation(None, [], "no rules are configured")
-    best: tuple[int, int, CompiledRule] | None = None
+    best: tuple[tuple[bool, int, int], CompiledRule] | None = None
     for rule in rules:
         held = sum(1 for cond in rule.conditions if cond.holds(ctx))
-        # Most conditions holding wins; on a tie, the one with fewest failing.
-        key = (held, -(len(rule.conditions) - held))
-        if best is None or key > best[:2]:
-            best = (key[0], key[1], rule)
+        # A rule that matched but had used up its `times` explains the miss best;
+        # then most conditions holding wins; on a tie, the one with fewest failing.
+        key = (rule.index in exhausted, held, -(len(rule.conditions) - held))
+        if best is None or key > best[0]:
+            best = (key, rule)
     assert best is not None
-    rule = best[2]
+    rule = best[1]
     reports = [
         ConditionReport(cond.label, ok, "" if ok else cond.explain(ctx))
         for cond in rule.conditions

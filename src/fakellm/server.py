@@ -19,7 +19,7 @@ from .metrics import Metrics
 from .config import Config, ConfigError, load_config
 from .engine import CONVERSATION_HEADER, Engine
 from .http import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
-from .model import ErrorInfo
+from .model import ErrorInfo, Reply
 from .providers.base import Adapter, InvalidRequest
 from .router import Router
 
@@ -155,6 +155,8 @@ class FakeLLMApp:
             for name, value in reply.headers.items():
                 headers_out.append((name.encode("latin-1"), value.encode("latin-1")))
             response_id = engine.next_id()
+            if reply.tool_calls:
+                _assign_tool_call_ids(adapter, reply, entry.tool_calls, response_id)
             if reply.error is not None:
                 status, ctype = reply.status, JSON
                 body = adapter.render_error(reply.status, reply.error, request_id)
@@ -181,6 +183,16 @@ class FakeLLMApp:
         elapsed = time.perf_counter() - started
         entry.latency_ms = round(elapsed * 1000, 3)
         self.metrics.observe(entry.api, entry.rule, status, entry.stream, elapsed)
+
+
+def _assign_tool_call_ids(adapter: Adapter, reply: Reply, logged: list[dict[str, Any]], response_id: str) -> None:
+    """Give id-less tool calls the ids the adapter would render, so the journal shows what the client got."""
+    prefix = getattr(adapter, "tool_call_id_prefix", None)
+    if prefix is None:
+        return
+    for k, (call, entry) in enumerate(zip(reply.tool_calls, logged)):
+        if not call.id:
+            call.id = entry["id"] = f"{prefix}{response_id}{k}"
 
 
 def _json_kind(value: Any) -> str:

@@ -140,8 +140,8 @@ class JournalEntry:
     content: str | None
     tool_calls: list[dict[str, Any]]
     error: dict[str, Any] | None
-    explanation: dict[str, Any] | None = None
-    latency_ms: float | None = None
+    explanation: dict[str, Any] | None = None  # only for a miss
+    latency_ms: float | None = None  # for the dashboard and stats, not part of the journal format
 
     def as_dict(self) -> dict[str, Any]:
         out = {
@@ -162,7 +162,6 @@ class JournalEntry:
                 "tool_calls": self.tool_calls,
                 "error": self.error,
             },
-            "latency_ms": self.latency_ms,
         }
         if self.explanation is not None:
             out["explanation"] = self.explanation
@@ -237,6 +236,11 @@ class MemoryState:
     @property
     def conversation_count(self) -> int:
         return len(self._conversations)
+
+    def clear_rule_counters(self) -> None:
+        """Restart every conversation's sequence and `times` counters (the rules changed)."""
+        for conv in self._conversations.values():
+            conv.rule_hits.clear()
 
     def reset(self) -> int:
         """Forget conversations (turn counters, tool results, sequence counters) and stored responses."""

@@ -162,6 +162,7 @@ def stop_sequences(value: Any) -> list[str]:
 class AnthropicMessages:
     api = "anthropic.messages"
     request_id_header = "request-id"
+    tool_call_id_prefix = "toolu_"
 
     def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
         model, messages, tools, thinking = parse_body(body, need_max_tokens=True)

@@ -28,6 +28,10 @@ class Adapter(Protocol):
 
     api: str
     request_id_header: str
+    # A tool call without an id gets `prefix + response_id + index`, like the provider's ids look;
+    # the server assigns it before rendering, so the journal records the id the client saw.
+    # None (or no such attribute): the provider's tool calls carry no ids.
+    tool_call_id_prefix: str | None
 
     def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request: ...
 

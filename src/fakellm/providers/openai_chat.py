@@ -73,6 +73,7 @@ def text_of(content: Any, where: str) -> str:
 class OpenAIChat:
     api = "openai.chat"
     request_id_header = "x-request-id"
+    tool_call_id_prefix = "call_"
 
     def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
         model = require(body, "model", str, "a valid string")

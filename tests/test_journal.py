@@ -1,0 +1,358 @@
+"""Request journal, miss explanations, strict mode, runtime config and `fakellm check` warnings."""
+
+from __future__ import annotations
+
+import json
+
+import anthropic
+import httpx
+import openai
+import pytest
+from click.testing import CliRunner
+
+from fakellm import FakeLLM
+from fakellm.cli import main as cli
+
+AGENT_RULES = [
+    {"name": "kickoff_research", "when": {"turn": 1, "messages_contain": "research"},
+     "respond": {"tool_calls": [{"name": "web_search", "arguments": {"query": "fakellm"}}]}},
+    {"name": "summarize_results", "when": {"turn": 2, "tool_result_contains": "found"},
+     "respond": {"content": "Based on the search, I found what you were looking for."}},
+]
+
+ENTRY_KEYS = {"id", "time", "api", "path", "model", "stream", "conversation_id", "turn", "rule", "request",
+              "headers", "reply"}
+
+
+@pytest.fixture(scope="module")
+def llm():
+    with FakeLLM(rules=AGENT_RULES) as server:
+        yield server
+
+
+@pytest.fixture
+def fresh(llm):
+    llm.set_config({"rules": AGENT_RULES})
+    llm.reset()
+    return llm
+
+
+def journal(llm, **params) -> list[dict]:
+    response = httpx.get(f"{llm.url}/_fakellm/requests", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()["requests"]
+
+
+def test_journal_entry_has_exactly_the_documented_keys(fresh):
+    client = openai.OpenAI(base_url=fresh.openai_base_url, api_key="sk-secret-openai", max_retries=0)
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "please research"}])
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hello"}])
+    hit, miss = journal(fresh)
+    assert set(hit) == ENTRY_KEYS
+    assert set(miss) == ENTRY_KEYS | {"explanation"}
+    assert set(hit["reply"]) == {"status", "content", "tool_calls", "error"}
+    assert hit["id"] < miss["id"]
+    assert hit["api"] == "openai.chat" and hit["path"] == "/v1/chat/completions"
+    assert hit["model"] == "gpt-4o-mini" and hit["stream"] is False and hit["turn"] == 1
+    assert hit["rule"] == "kickoff_research" and miss["rule"] is None
+    assert hit["request"]["messages"] == [{"role": "user", "content": "please research"}]
+    assert hit["reply"]["status"] == 200
+    assert hit["reply"]["tool_calls"][0]["name"] == "web_search"
+    assert json.loads(hit["reply"]["tool_calls"][0]["arguments"]) == {"query": "fakellm"}
+    assert miss["reply"]["content"].startswith("[mock response for gpt-4o-mini")
+    assert isinstance(hit["time"], float) and hit["conversation_id"].startswith("conv-")
+
+
+def test_secrets_are_redacted_for_every_auth_header(fresh):
+    openai.OpenAI(base_url=fresh.openai_base_url, api_key="sk-secret-openai", max_retries=0).chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+    anthropic.Anthropic(base_url=fresh.anthropic_base_url, api_key="sk-ant-secret", max_retries=0).messages.create(
+        model="claude-test-model", max_tokens=50, messages=[{"role": "user", "content": "x"}])
+    httpx.post(f"{fresh.openai_base_url}/chat/completions",
+               headers={"x-goog-api-key": "goog-secret", "api-key": "azure-secret", "x-api-key": "ant-key-secret",
+                        "x-trace": "kept"},
+               json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})
+    entries = journal(fresh)
+    assert len(entries) == 3
+    dumped = json.dumps(entries)
+    for secret in ("sk-secret-openai", "sk-ant-secret", "goog-secret", "azure-secret", "ant-key-secret"):
+        assert secret not in dumped
+    assert entries[0]["headers"]["authorization"] == "[redacted]"
+    # The Anthropic SDK sends its key as x-api-key or as a bearer token, depending on the version.
+    assert "[redacted]" in (entries[1]["headers"].get("x-api-key"), entries[1]["headers"].get("authorization"))
+    assert entries[2]["headers"]["x-api-key"] == "[redacted]"
+    assert entries[2]["headers"]["x-goog-api-key"] == "[redacted]"
+    assert entries[2]["headers"]["api-key"] == "[redacted]"
+    assert entries[2]["headers"]["x-trace"] == "kept"
+
+
+def test_filters_limit_and_delete(fresh):
+    oa = openai.OpenAI(base_url=fresh.openai_base_url, api_key="x", max_retries=0)
+    an = anthropic.Anthropic(base_url=fresh.anthropic_base_url, api_key="x", max_retries=0)
+    oa.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "research A"}])
+    oa.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "nothing"}],
+                               extra_headers={"X-Fakellm-Conversation-Id": "conv-fixed"})
+    an.messages.create(model="claude-test-model", max_tokens=50, messages=[{"role": "user", "content": "research B"}])
+
+    assert [e["rule"] for e in journal(fresh)] == ["kickoff_research", None, "kickoff_research"]
+    assert [e["api"] for e in journal(fresh, rule="kickoff_research")] == ["openai.chat", "anthropic.messages"]
+    assert [e["request"]["messages"][0]["content"] for e in journal(fresh, rule="none")] == ["nothing"]
+    assert [e["rule"] for e in journal(fresh, conversation="conv-fixed")] == [None]
+    assert [e["api"] for e in journal(fresh, api="anthropic")] == ["anthropic.messages"]
+    assert [e["api"] for e in journal(fresh, api="openai.chat")] == ["openai.chat", "openai.chat"]
+    assert [e["request"]["model"] for e in journal(fresh, limit=1)] == ["claude-test-model"]  # the newest one
+
+    bad = httpx.get(f"{fresh.url}/_fakellm/requests", params={"limit": "many"})
+    assert bad.status_code == 400 and "limit" in bad.json()["error"]["message"]
+
+    cleared = httpx.delete(f"{fresh.url}/_fakellm/requests")
+    assert cleared.status_code == 200 and cleared.json() == {"cleared_requests": 3}
+    assert journal(fresh) == []
+    # The server keeps serving and journaling after all that.
+    oa.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "research C"}])
+    assert len(journal(fresh)) == 1
+
+
+def test_journal_is_a_bounded_ring_buffer(llm):
+    llm.set_config({"defaults": {"journal_size": 3}, "rules": []})
+    llm.reset()
+    client = openai.OpenAI(base_url=llm.openai_base_url, api_key="x", max_retries=0)
+    for i in range(5):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": f"m{i}"}])
+    assert [e["request"]["messages"][0]["content"] for e in journal(llm)] == ["m2", "m3", "m4"]
+
+
+def test_streamed_request_is_journaled_with_its_reply(fresh):
+    client = openai.OpenAI(base_url=fresh.openai_base_url, api_key="x", max_retries=0)
+    chunks = list(client.chat.completions.create(
+        model="gpt-4o", stream=True, messages=[{"role": "user", "content": "research streams"}]))
+    assert chunks[0].choices[0].delta.tool_calls or chunks[1].choices[0].delta.tool_calls
+    (entry,) = journal(fresh)
+    assert entry["stream"] is True and entry["rule"] == "kickoff_research"
+    assert entry["reply"]["tool_calls"][0]["name"] == "web_search"
+
+
+# --------------------------------------------------------------------------- why didn't my rule fire?
+
+
+def test_explanation_names_the_closest_rule_and_each_condition(fresh):
+    client = openai.OpenAI(base_url=fresh.openai_base_url, api_key="x", max_retries=0)
+    # Turn 2 (one assistant message), no tool results: summarize_results is closest (turn holds).
+    client.chat.completions.create(model="gpt-4o", messages=[
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "what now?"},
+    ])
+    # Turn 1, two messages, no "research": kickoff_research is closest.
+    client.chat.completions.create(model="gpt-4o", messages=[
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hello"},
+    ])
+    second, first = journal(fresh)[::-1]
+    exp = first["explanation"]
+    assert exp["closest_rule"] == "summarize_results"
+    assert {c["condition"]: c["held"] for c in exp["conditions"]} == {
+        "turn 2": True, 'tool_result_contains "found"': False}
+    assert 'tool_result_contains "found": no tool results in this conversation' in exp["summary"]
+
+    exp = second["explanation"]
+    assert exp["closest_rule"] == "kickoff_research"
+    assert 'messages_contain "research": not found in the 2 messages' in exp["summary"]
+    assert "turn 1: ok" not in exp["summary"]  # only the conditions that failed are listed
+
+
+def test_explanation_shows_the_turn_the_request_is(fresh):
+    fresh.set_rules([{"name": "second", "when": {"turn": 2, "messages_contain": "hello"},
+                      "respond": {"content": "x"}}])
+    openai.OpenAI(base_url=fresh.openai_base_url, api_key="x", max_retries=0).chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hello"}])
+    (entry,) = journal(fresh)
+    assert entry["explanation"]["summary"] == 'closest rule "second": turn 2: request is turn 1'
+
+
+def test_explanation_mentions_an_exhausted_times_limit(fresh):
+    fresh.set_rules([{"name": "once", "times": 1, "respond": {"content": "only once"}},
+                     {"name": "other", "when": {"model_matches": "claude-*"}, "respond": {"content": "claude"}}])
+    client = openai.OpenAI(base_url=fresh.openai_base_url, api_key="x", max_retries=0)
+    ask = lambda: client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "same"}])
+    assert ask().choices[0].message.content == "only once"
+    assert ask().choices[0].message.content.startswith("[mock response")
+    exp = journal(fresh, rule="none")[0]["explanation"]
+    assert exp["closest_rule"] == "once"
+    assert "times: 1" in exp["summary"]
+
+
+# --------------------------------------------------------------------------- strict mode
+
+
+STRICT = {"defaults": {"fallback": "error"}, "rules": AGENT_RULES}
+
+
+def test_strict_openai_raises_not_found_with_the_explanation_and_does_not_retry(llm):
+    llm.set_config(STRICT)
+    llm.reset()
+    client = openai.OpenAI(base_url=llm.openai_base_url, api_key="x")  # default retries (2)
+    with pytest.raises(openai.NotFoundError) as raised:
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hello"}])
+    err = raised.value
+    assert err.status_code == 404
+    assert err.code == "fakellm_no_match"
+    assert 'messages_contain "research": not found in the 1 message' in err.message
+    entries = journal(llm)
+    assert len(entries) == 1  # not retried
+    assert entries[0]["headers"]["x-stainless-retry-count"] == "0"
+    assert entries[0]["reply"]["status"] == 404 and entries[0]["reply"]["error"]["code"] == "fakellm_no_match"
+    # A matching request still works.
+    ok = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "research"}])
+    assert ok.choices[0].message.tool_calls[0].function.name == "web_search"
+
+
+def test_strict_anthropic_raises_not_found_with_the_explanation_and_does_not_retry(llm):
+    llm.set_config(STRICT)
+    llm.reset()
+    client = anthropic.Anthropic(base_url=llm.anthropic_base_url, api_key="x")  # default retries (2)
+    with pytest.raises(anthropic.NotFoundError) as raised:
+        client.messages.create(model="claude-test-model", max_tokens=100,
+                               messages=[{"role": "user", "content": "hello"}])
+    assert raised.value.status_code == 404
+    assert "fakellm_no_match" in str(raised.value.body) or "no rule matched" in raised.value.message
+    assert 'messages_contain "research": not found in the 1 message' in raised.value.message
+    assert len(journal(llm)) == 1
+
+
+def test_strict_streaming_request_raises_too(llm):
+    llm.set_config(STRICT)
+    llm.reset()
+    client = openai.OpenAI(base_url=llm.openai_base_url, api_key="x")
+    with pytest.raises(openai.NotFoundError, match="no rule matched"):
+        client.chat.completions.create(model="gpt-4o", stream=True, messages=[{"role": "user", "content": "hello"}])
+    assert len(journal(llm)) == 1
+
+
+# --------------------------------------------------------------------------- runtime config
+
+
+def test_put_yaml_config_replaces_the_rules(fresh):
+    yaml_text = "rules:\n  - name: greet\n    respond:\n      content: hi from yaml\n"
+    response = httpx.put(f"{fresh.url}/_fakellm/config", content=yaml_text)
+    assert response.status_code == 200 and response.json() == {"replaced": True, "rules": 1}
+    client = openai.OpenAI(base_url=fresh.openai_base_url, api_key="x", max_retries=0)
+    reply = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "research"}])
+    assert reply.choices[0].message.content == "hi from yaml"
+    active = httpx.get(f"{fresh.url}/_fakellm/config").json()
+    assert active["text"] == yaml_text
+    assert active["config"]["rules"] == [{"name": "greet", "respond": [{"content": "hi from yaml"}]}]
+
+
+def test_put_json_config(fresh):
+    body = {"defaults": {"fallback": "error"}, "rules": [{"name": "j", "when": {"model_matches": "claude-*"},
+                                                           "respond": {"content": "from json"}}]}
+    response = httpx.put(f"{fresh.url}/_fakellm/config", content=json.dumps(body),
+                         headers={"content-type": "application/json"})
+    assert response.status_code == 200, response.text
+    client = anthropic.Anthropic(base_url=fresh.anthropic_base_url, api_key="x", max_retries=0)
+    reply = client.messages.create(model="claude-test-model", max_tokens=50, messages=[{"role": "user", "content": "q"}])
+    assert reply.content[0].text == "from json"
+    with pytest.raises(openai.NotFoundError):
+        openai.OpenAI(base_url=fresh.openai_base_url, api_key="x", max_retries=0).chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "q"}])
+    assert httpx.get(f"{fresh.url}/_fakellm/config").json()["config"]["defaults"] == {"fallback": "error"}
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("rules:\n  - name: a\n    whne: {turn: 1}\n", "unknown key 'whne' in rule (did you mean 'when'?)"),
+    ("rules:\n  - when:\n      turn: two\n", "expected an integer"),
+    ('{"rules": [{"respond": {"status": "x"}}]', "invalid YAML: expected ','"),  # broken JSON
+    ("- just\n- a list\n", "must be a mapping"),
+    ("defaults: {fallback: explode}\n", "fallback"),
+])
+def test_put_invalid_config_is_400_with_the_problems_and_keeps_the_old_one(fresh, body, expected):
+    response = httpx.put(f"{fresh.url}/_fakellm/config", content=body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "still serving the previous" in error["message"]
+    assert any(expected in p["message"] for p in error["problems"]), error["problems"]
+    assert all(p["source"] == "PUT /_fakellm/config" for p in error["problems"])
+    # The old config keeps serving.
+    client = openai.OpenAI(base_url=fresh.openai_base_url, api_key="x", max_retries=0)
+    reply = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "research"}])
+    assert reply.choices[0].message.tool_calls[0].function.name == "web_search"
+    assert [r["name"] for r in httpx.get(f"{fresh.url}/_fakellm/config").json()["config"]["rules"]] == [
+        "kickoff_research", "summarize_results"]
+
+
+def test_put_config_problems_carry_line_and_column(fresh):
+    response = httpx.put(f"{fresh.url}/_fakellm/config", content="rules:\n  - name: a\n    whne: {turn: 1}\n")
+    (problem,) = response.json()["error"]["problems"]
+    assert (problem["line"], problem["column"]) == (3, 5)
+
+
+def test_put_config_rejects_non_utf8(fresh):
+    response = httpx.put(f"{fresh.url}/_fakellm/config", content=b"\xff\xfe rules")
+    assert response.status_code == 400 and "UTF-8" in response.json()["error"]["message"]
+
+
+# --------------------------------------------------------------------------- fakellm check
+
+
+def check(tmp_path, text: str):
+    path = tmp_path / "fakellm.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(cli, ["check", "--config", str(path)])
+    return result.exit_code, [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+
+
+def test_check_warns_about_a_shadowed_rule(tmp_path):
+    code, warnings = check(tmp_path, """
+rules:
+  - name: broad
+    when: {messages_contain: "research"}
+    respond: {content: a}
+  - name: narrow
+    when: {messages_contain: "research", turn: 1}
+    respond: {content: b}
+  - name: fine
+    when: {messages_contain: "other"}
+    respond: {content: c}
+""")
+    assert code == 0
+    assert len(warnings) == 1, warnings
+    assert warnings[0].endswith("rule 'narrow' can never fire: rule 'broad' comes first and matches everything it matches")
+
+
+def test_check_does_not_call_a_times_limited_rule_a_shadow(tmp_path):
+    code, warnings = check(tmp_path, """
+rules:
+  - name: first_time
+    times: 1
+    respond: {status: 429}
+  - name: then
+    respond: {content: ok}
+""")
+    assert (code, warnings) == (0, [])
+
+
+@pytest.mark.parametrize("when, expected", [
+    ("{turn: 3, turn_in: [1, 2]}", "can never fire: turn 3 is outside turn_in [1, 2]"),
+    ("{turn: 1, previous_message_role: tool}", "can never fire: on turn 1 no tool message"),
+    ("{turn_in: [1, 1], tool_result_contains: found}", "waits for a tool result on turn 1"),
+    ("{api: openai.embeddings, tools_include: web_search}", "openai.embeddings requests offer no tools"),
+    ("{api: openai.embeddings, turn: 2}", "always turn 1"),
+])
+def test_check_warns_about_contradicting_turn_and_tool_conditions(tmp_path, when, expected):
+    code, warnings = check(tmp_path, f"rules:\n  - name: odd\n    when: {when}\n    respond: {{content: x}}\n")
+    assert code == 0
+    assert len(warnings) == 1 and expected in warnings[0] and "'odd'" in warnings[0], warnings
+
+
+def test_check_is_quiet_about_a_sound_agent_config(tmp_path):
+    code, warnings = check(tmp_path, """
+rules:
+  - name: kickoff_research
+    when: {turn: 1, messages_contain: research, tools_include: web_search}
+    respond: {tool_calls: [{name: web_search, arguments: {query: fakellm}}]}
+  - name: summarize_results
+    when: {turn: 2, tool_result_contains: found, previous_message_role: tool}
+    respond: {content: done}
+""")
+    assert (code, warnings) == (0, [])

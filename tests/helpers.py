@@ -180,3 +180,12 @@ def gemini_client(target: FakeLLMApp | str, api_version: str = "v1beta", **http_
         options = types.HttpOptions(base_url=BASE, api_version=api_version, **http_options,
                                     httpx_client=httpx.Client(transport=SyncASGITransport(target), base_url=BASE))
     return genai.Client(api_key="gemini-test", http_options=options)
+
+
+def ollama_client(target: FakeLLMApp | str):
+    """The official `ollama` Client for an app (in-process) or a server URL."""
+    import ollama
+
+    if isinstance(target, str):
+        return ollama.Client(host=target)
+    return ollama.Client(host=BASE, transport=SyncASGITransport(target))

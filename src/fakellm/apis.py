@@ -14,6 +14,9 @@ ENDPOINTS = frozenset({
     "anthropic.messages",
     "gemini.generate",
     "gemini.embed",
+    "ollama.chat",
+    "ollama.generate",
+    "ollama.embed",
 })
 
 FAMILIES = frozenset(name.split(".", 1)[0] for name in ENDPOINTS)

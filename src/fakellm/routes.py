@@ -6,7 +6,7 @@ import os
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import admin, gemini_routes, openai_routes
+from . import admin, gemini_routes, ollama_routes, openai_routes
 from .http import JSON, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
 from .model import ErrorInfo
 from .providers import anthropic, openai_chat
@@ -38,6 +38,7 @@ def install(app: FakeLLMApp, router: Router) -> None:
     router.add("POST", "/v1/messages", llm(anthropic.AnthropicMessages()))
     openai_routes.install(app, router, llm)
     gemini_routes.install(app, router)
+    ollama_routes.install(app, router)
     admin.register(router)
 
 
@@ -48,6 +49,7 @@ ERROR_SHAPES: list[tuple[Callable[[str], bool], Callable[[int, str], bytes]]] = 
     (lambda path: path.startswith(("/v1/messages", "/v1/complete")),
      lambda status, message: anthropic.error_body(status, ErrorInfo(message), _REQUEST_ID.get())),
     (gemini_routes.belongs_to_gemini, gemini_routes.error),
+    (ollama_routes.belongs_to_ollama, ollama_routes.error),
 ]
 
 

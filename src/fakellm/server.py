@@ -161,7 +161,8 @@ class FakeLLMApp:
                 status, ctype = reply.status, JSON
                 body = adapter.render_error(reply.status, reply.error, request_id)
             elif request.stream:
-                status, ctype = reply.status, SSE
+                # SSE for most providers; Ollama streams NDJSON.
+                status, ctype = reply.status, getattr(adapter, "stream_content_type", SSE)
                 headers_out.append((b"cache-control", b"no-cache"))
                 body = b"".join(adapter.render_stream(reply, request, response_id))
             else:

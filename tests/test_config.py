@@ -174,7 +174,6 @@ def test_previous_message_contains():
                                    "respond": {"content": "checked"}}]})
     assert text_of(oai, "q", {"role": "assistant", "content": "let me CHECK that"}, "ok") == "checked"
     assert echo_like(text_of(oai, "let me check", {"role": "assistant", "content": "no"}, "ok"))
-    assert text_of(oai, *tool_round_openai("let me check the result"), ) == "checked" or True
     # The previous message of a tool result round is the assistant's tool call message (no text).
     assert echo_like(text_of(oai, *tool_round_openai("x")))
     assert text_of(oai, *tool_round_openai("Let me check the tool output"), "go on") == "checked"

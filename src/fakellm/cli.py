@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -80,6 +81,15 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
     source = path if path is not None else cfg.source
 
     class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: object) -> None:
+            # uvicorn's own handler also re-raises the signal after shutting down, so the process
+            # would end "killed by SIGTERM" (or with KeyboardInterrupt). A signal is how fakellm is
+            # meant to stop: shut down gracefully and exit 0. A second Ctrl-C still forces it.
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            else:
+                self.should_exit = True
+
         async def startup(self, sockets=None) -> None:
             await super().startup(sockets)
             if self.should_exit or not self.servers:

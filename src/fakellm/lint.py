@@ -75,6 +75,8 @@ def lint(config: Config) -> list[Problem]:
     for j, later in enumerate(rules):
         later_conds = _conditions(later)
         later_low, later_high = _turns(later)
+        if later_low > later_high:
+            continue  # already reported above: it can never fire at all
         for i in range(j):
             earlier = rules[i]
             if earlier.times is not None:

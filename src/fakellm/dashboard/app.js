@@ -372,7 +372,11 @@ function renderDetail() {
     el("div", { class: "messages" }, messages.length ? messages.map(renderMessage) : el("span", { class: "muted" }, "(no messages)")),
     params.length ? el("dl", { class: "params" }, params.map((k) => [el("dt", null, k), el("dd", null, longText(pretty(body[k]), "mono"))])) : null));
 
-  box.appendChild(section("Reply", renderReply(entry.reply, null)));
+  box.appendChild(section("Reply",
+    entry.rule === null ? el("p", { class: "muted small fallback" }, entry.reply.error
+      ? "No rule matched, so strict mode (defaults.fallback: error) answered with this error."
+      : "No rule matched, so fakellm answered with its fallback: a stable echo of the request.") : null,
+    renderReply(entry.reply, null)));
 
   const headers = Object.entries(entry.headers || {});
   box.appendChild(el("details", { class: "card" }, el("summary", null, `Headers (${headers.length})`),
@@ -424,10 +428,10 @@ function requestRow(entry) {
     el("td", null, entry.stream ? el("span", { class: "tag stream", title: "streamed" }, "stream") : null),
     el("td", { class: "model", title: entry.model }, entry.model),
     el("td", { class: "conv mono", title: entry.conversation_id }, entry.conversation_id),
-    el("td", { class: "num" }, String(entry.turn)),
+    el("td", { class: "num turn" }, String(entry.turn)),
     el("td", null, ruleChip(entry.rule)),
     el("td", { class: "num" }, statusPill(entry.reply.status)),
-    el("td", { class: "num muted" }, latency(entry.latency_ms)));
+    el("td", { class: "num muted lat" }, latency(entry.latency_ms)));
   return tr;
 }
 
@@ -552,6 +556,7 @@ function renderConversations() {
   const frag = document.createDocumentFragment();
   for (const conv of all.slice(0, state.conversationLimit)) {
     const misses = conv.entries.filter((e) => e.rule === null).length;
+    const errors = conv.entries.filter((e) => e.reply.status >= 400).length;
     const rules = [...new Set(conv.entries.map((e) => e.rule).filter((r) => r !== null))];
     const last = conv.entries[conv.entries.length - 1];
     frag.appendChild(el("button", { type: "button", class: "conv-item" + (conv.id === state.selectedConversation ? " selected" : ""), dataset: { conv: conv.id },
@@ -559,7 +564,9 @@ function renderConversations() {
       el("div", { class: "conv-top" }, el("span", { class: "mono conv-id", title: conv.id }, shortId(conv.id)), el("span", { class: "muted" }, ago(conv.last))),
       el("div", { class: "conv-bottom" },
         el("span", null, `${conv.entries.length} request${conv.entries.length === 1 ? "" : "s"} · turn ${last.turn} · ${last.model}`),
-        misses ? el("span", { class: "chip miss" }, `${misses} miss${misses === 1 ? "" : "es"}`) : null),
+        el("span", { class: "conv-marks" },
+          errors ? el("span", { class: "chip err" }, `${errors} error${errors === 1 ? "" : "s"}`) : null,
+          misses ? el("span", { class: "chip miss" }, `${misses} miss${misses === 1 ? "" : "es"}`) : null)),
       rules.length ? el("div", { class: "conv-rules" }, rules.slice(0, 4).map((r) => ruleChip(r)), rules.length > 4 ? el("span", { class: "muted" }, ` +${rules.length - 4}`) : null) : null));
   }
   list.appendChild(frag);
@@ -584,8 +591,12 @@ function renderTranscript() {
   let previous = null;
   for (const entry of conv.entries) {
     const messages = messagesOf(entry.request);
+    const key = JSON.stringify(messages);
     let fresh = messages, note = null;
-    if (previous) {
+    if (previous && key === previous.key) {
+      fresh = [];
+      note = "the same messages again (a retry)";
+    } else if (previous) {
       const start = previous.count;
       if (messages.length > start) {
         fresh = messages.slice(start);
@@ -595,7 +606,7 @@ function renderTranscript() {
         note = "the full request (it does not extend the previous one)";
       }
     }
-    previous = { count: messages.length, replied: !entry.reply.error };
+    previous = { count: messages.length, replied: !entry.reply.error, key };
     box.appendChild(el("section", { class: "turn" },
       el("div", { class: "turn-head" },
         el("span", { class: "turn-no" }, `Turn ${entry.turn}`),
@@ -660,8 +671,8 @@ function renderHeader() {
   clear($("totals"));
   $("totals").append(
     el("span", null, el("strong", null, String(info.totals.requests)), " requests"),
-    el("span", { class: info.totals.unmatched ? "miss-text" : "" }, el("strong", null, String(info.totals.unmatched)), " misses"),
-    el("span", null, el("strong", null, String(info.totals.conversations)), " active conversations"));
+    el("span", { class: info.totals.unmatched ? "miss-text" : "" }, el("strong", null, String(info.totals.unmatched)), info.totals.unmatched === 1 ? " miss" : " misses"),
+    el("span", null, el("strong", null, String(info.totals.conversations)), info.totals.conversations === 1 ? " active conversation" : " active conversations"));
   showProblems(info.last_reload_error);
 }
 

@@ -233,6 +233,19 @@ async def health(app: FakeLLMApp, scope, receive, params):
     return _json(200, {"status": "ok", "version": __version__})
 
 
+async def debug(app: FakeLLMApp, scope, receive, params):
+    """Counts for spotting leaks: asyncio tasks alive, and replies still being delivered slowly."""
+    import asyncio
+
+    from . import delivery
+
+    return _json(200, {
+        "asyncio_tasks": len(asyncio.all_tasks()),
+        "deliveries_in_flight": delivery.in_flight,
+        "rate_limit_buckets": len(app.engine.state.rate_buckets),
+    })
+
+
 async def index(app: FakeLLMApp, scope, receive, params):
     return _json(200, {
         "name": "fakellm",
@@ -247,6 +260,7 @@ def register(router: Router) -> None:
     for method, path, handler in (
         ("GET", "/", index),
         ("GET", "/_fakellm/health", health),
+        ("GET", "/_fakellm/debug", debug),
         ("GET", "/_fakellm/stats", stats),
         ("GET", "/_fakellm/conversations", conversations),
         ("POST", "/_fakellm/reset", reset),

@@ -61,7 +61,80 @@ class UsageSpec(_Strict):
     reasoning_tokens: int | None = Field(default=None, ge=0)
 
 
-class RespondSpec(_Strict):
+def _number(v: Any) -> Any:
+    """YAML `true` and `"500"` are mistakes in a delay, not numbers."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"expected a number, got {_kind(v)}")
+    return v
+
+
+class TimingSpec(_Strict):
+    """Timing keys, shared by `respond` and `defaults` (see delivery.py). Unset means 0 / token-sized."""
+
+    delay_ms: float | None = Field(default=None, ge=0)
+    ttft_ms: float | None = Field(default=None, ge=0)
+    chunk_delay_ms: float | None = Field(default=None, ge=0)
+    tokens_per_second: float | None = Field(default=None, gt=0)
+    jitter: float | None = Field(default=None, ge=0, le=1)
+    chunk_size: int | None = Field(default=None, ge=1)
+
+    @field_validator("delay_ms", "ttft_ms", "chunk_delay_ms", "tokens_per_second", "jitter", mode="before")
+    @classmethod
+    def _numbers(cls, v: Any) -> Any:
+        return v if v is None else _number(v)
+
+    @model_validator(mode="after")
+    def _one_pace(self) -> TimingSpec:
+        if self.chunk_delay_ms is not None and self.tokens_per_second is not None:
+            raise ValueError("give chunk_delay_ms or tokens_per_second, not both")
+        return self
+
+
+FAULT_TYPES = ("disconnect", "truncate", "malformed", "error_event", "hang", "empty")
+
+
+class FaultSpec(_Strict):
+    """`respond.fault`: what goes wrong on the wire (delivery.py documents each type)."""
+
+    type: str
+    after_chunks: int | None = Field(default=None, ge=0)
+    # error_event only: the error sent mid-stream (or as the response, when not streaming).
+    status: int | None = Field(default=None, ge=400, le=599)
+    error: Union[str, ErrorSpec, None] = None
+
+    @field_validator("type")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in FAULT_TYPES:
+            raise ValueError(f"unknown fault {v!r}{_did_you_mean(v, FAULT_TYPES)}; known: {', '.join(FAULT_TYPES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _applies(self) -> FaultSpec:
+        if self.type != "error_event" and (self.status is not None or self.error is not None):
+            raise ValueError(f"status and error apply only to the error_event fault, not {self.type}")
+        if self.type == "empty" and self.after_chunks is not None:
+            raise ValueError("after_chunks does not apply to the empty fault")
+        return self
+
+
+class RateLimitSpec(_Strict):
+    """`rate_limit` under `defaults` or on a rule: token buckets (see ratelimit.py)."""
+
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+    per: Literal["api_key", "global"] = "api_key"
+    # The buckets hold this many seconds' worth of the limit (60: a whole minute's quota at once).
+    burst_s: float = Field(default=60, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> RateLimitSpec:
+        if self.requests_per_minute is None and self.tokens_per_minute is None:
+            raise ValueError("rate_limit needs requests_per_minute, tokens_per_minute, or both")
+        return self
+
+
+class RespondSpec(TimingSpec):
     content: str | None = None
     tool_calls: list[ToolCallSpec] | None = None
     thinking: str | None = None
@@ -70,8 +143,19 @@ class RespondSpec(_Strict):
     headers: dict[str, Union[str, int, float]] = Field(default_factory=dict)
     finish_reason: str | None = None
     usage: UsageSpec | None = None
+    fault: FaultSpec | None = None
     # Embeddings: one vector for every input, or one vector per input.
     embedding: Union[list[float], list[list[float]], None] = None
+
+    @field_validator("fault", mode="before")
+    @classmethod
+    def _fault_name(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return {"type": v}
+        if v is not None and not isinstance(v, dict):
+            raise ValueError(f"fault must be a fault name ({', '.join(FAULT_TYPES)}) or a mapping "
+                             f"{{type, after_chunks, ...}}, got {_kind(v)}")
+        return v
 
     @field_validator("embedding", mode="before")
     @classmethod
@@ -182,6 +266,14 @@ class RuleSpec(_Strict):
     respond: list[RespondSpec] = Field(default_factory=lambda: [RespondSpec()])
     times: int | None = Field(default=None, ge=1)
     cycle: bool = False
+    # The rule fires on a matching request with this chance (seeded by defaults.seed).
+    probability: float | None = Field(default=None, ge=0, le=1)
+    rate_limit: RateLimitSpec | None = None
+
+    @field_validator("probability", mode="before")
+    @classmethod
+    def _chance(cls, v: Any) -> Any:
+        return v if v is None else _number(v)
 
     @field_validator("respond", mode="before")
     @classmethod
@@ -208,7 +300,7 @@ class ModelSpec(_Strict):
     output_token_limit: int | None = Field(default=None, ge=1)
 
 
-class DefaultsSpec(_Strict):
+class DefaultsSpec(TimingSpec):
     fallback: Literal["deterministic_echo", "error"] = "deterministic_echo"
     turns: Literal["messages", "requests"] = "messages"
     max_conversations: int = Field(default=10_000, ge=1)
@@ -216,6 +308,10 @@ class DefaultsSpec(_Strict):
     journal_size: int = Field(default=1_000, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     max_responses: int = Field(default=10_000, ge=1)
+    # Makes jitter and rule probabilities reproducible.
+    seed: int | None = None
+    hang_limit_s: float = Field(default=600, ge=0)
+    rate_limit: RateLimitSpec | None = None
 
 
 class ConfigSpec(_Strict):
@@ -400,6 +496,8 @@ _FIELDS_BY_MODEL = {
     "tool call": ToolCallSpec,
     "error": ErrorSpec,
     "usage": UsageSpec,
+    "fault": FaultSpec,
+    "rate_limit": RateLimitSpec,
     "model": ModelSpec,
 }
 
@@ -516,6 +614,10 @@ def _section_after(section: str, key: Any) -> str:
         ("respond", "tool_calls"): "tool_calls",
         ("respond", "error"): "error",
         ("respond", "usage"): "usage",
+        ("respond", "fault"): "fault",
+        ("fault", "error"): "error",
+        ("rule", "rate_limit"): "rate_limit",
+        ("defaults", "rate_limit"): "rate_limit",
     }
     return table.get((section, key), section)
 

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
 from typing import Any
 
 from . import tokens
 from .catalog import Catalog
 from .config import Config, RespondSpec
+from .delivery import Plans
 from .model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Reply, Request, ToolCall, Usage
 from .rules import CompiledRule, MatchContext, MissExplanation, compile_rules, explain_miss
+from .ratelimit import Limits
 from .state import JournalEntry, MemoryState, redact
 
 CONVERSATION_HEADER = "x-fakellm-conversation-id"
@@ -73,6 +76,7 @@ class Engine:
         self.catalog = Catalog(config.spec.models)
         self._turns_by_request = d.turns == "requests"
         self._strict = d.fallback == "error"
+        self._use_traffic(config)
         self._ids = 0
 
     def use_config(self, config: Config) -> None:
@@ -89,6 +93,15 @@ class Engine:
         self.catalog = Catalog(config.spec.models)
         self._turns_by_request = d.turns == "requests"
         self._strict = d.fallback == "error"
+        self.state.rate_buckets.clear()
+        self._use_traffic(config)
+
+    def _use_traffic(self, config: Config) -> None:
+        """Delivery plans (timing, faults), rate limits and the `probability` dice of a config."""
+        seed = config.defaults.seed
+        self.plans = Plans(config)
+        self.limits = Limits(config, self.state.rate_buckets, input_tokens)
+        self._chance = random.Random(None if seed is None else f"fakellm-probability-{seed}")
 
     def next_id(self) -> str:
         """A short unique id for response, call and request ids."""
@@ -113,20 +126,32 @@ class Engine:
         ctx = MatchContext(request, turn, history)
         matched: CompiledRule | None = None
         exhausted: dict[int, int] = {}
+        limited: Reply | None = None  # a rate limit's 429, instead of the answer
         for rule in self.rules:
             if not rule.matches(ctx):
+                continue
+            if rule.spec.probability is not None and self._chance.random() >= rule.spec.probability:
                 continue
             hits = conv.rule_hits.get(rule.index, 0)
             if rule.times is not None and hits >= rule.times:
                 exhausted[rule.index] = rule.times
                 continue
-            conv.rule_hits[rule.index] = hits + 1
+            limited = self.limits.admit(request, rule.index)
+            if limited is None:  # a rate-limited request does not use up the rule
+                conv.rule_hits[rule.index] = hits + 1
             matched = rule
             break
+        else:
+            limited = self.limits.admit(request, None)
 
         explanation: MissExplanation | None = None
-        if matched is not None:
-            reply = self._reply(request, matched.respond_for(hits), matched.name)
+        spec: RespondSpec | None = None
+        if limited is not None:
+            reply = limited
+            reply.rule = matched.name if matched is not None else None
+        elif matched is not None:
+            spec = matched.respond_for(hits)
+            reply = self._reply(request, spec, matched.name)
         else:
             explanation = explain_miss(self.rules, ctx, exhausted)
             if self._strict:
@@ -142,6 +167,9 @@ class Engine:
                 )
             else:
                 reply = self._reply(request, None, None)
+        if limited is None:
+            reply.delivery = self.plans.get(spec)
+            self.limits.settle(request, reply, matched.index if matched is not None else None)
         reply.conversation_id = conv_id
         reply.turn = turn
 

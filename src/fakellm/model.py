@@ -110,3 +110,5 @@ class Reply:
     n: int = 1
     # Embeddings a rule fixed: one vector for every input, or one per input.
     embedding: list[float] | list[list[float]] | None = None
+    # How the reply goes on the wire (a delivery.Plan): timing, chunk size, faults. None: all at once.
+    delivery: Any = None

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from . import routes
+from . import delivery, routes
 from .metrics import Metrics
 from .config import Config, ConfigError, load_config
 from .engine import CONVERSATION_HEADER, Engine
@@ -149,6 +149,7 @@ class FakeLLMApp:
             await send_response(send, 400, adapter.render_error(400, error, request_id), JSON, headers_out)
             return
 
+        events: list[bytes] | None = None  # a stream's events, for the delivery layer
         try:
             reply, entry = engine.handle(request)
             headers_out.append((_CONV_HEADER, reply.conversation_id.encode()))
@@ -164,7 +165,8 @@ class FakeLLMApp:
                 # SSE for most providers; Ollama streams NDJSON.
                 status, ctype = reply.status, getattr(adapter, "stream_content_type", SSE)
                 headers_out.append((b"cache-control", b"no-cache"))
-                body = b"".join(adapter.render_stream(reply, request, response_id))
+                events = delivery.render_stream(adapter, reply, request, response_id)
+                body = b"".join(events)
             else:
                 status, ctype = reply.status, JSON
                 body = adapter.render(reply, request, response_id)
@@ -176,11 +178,13 @@ class FakeLLMApp:
         if ctype is not JSON:  # a stream
             self.metrics.stream_started()
             try:
-                await send_response(send, status, body, ctype, headers_out)
+                await delivery.respond(reply.delivery, send, receive, status, body, ctype, headers_out, events,
+                                       adapter, request_id)
             finally:
                 self.metrics.stream_ended()
         else:
-            await send_response(send, status, body, ctype, headers_out)
+            await delivery.respond(reply.delivery, send, receive, status, body, ctype, headers_out, events,
+                                   adapter, request_id)
         elapsed = time.perf_counter() - started
         entry.latency_ms = round(elapsed * 1000, 3)
         self.metrics.observe(entry.api, entry.rule, status, entry.stream, elapsed)

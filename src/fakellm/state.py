@@ -121,6 +121,34 @@ class ResponseStore:
         return len(self._items)
 
 
+class BucketStore:
+    """Rate-limit buckets by (limit, API key); the least recently used are forgotten past `max_keys`.
+
+    A bucket is a small mutable list owned by ratelimit.py: [requests left, tokens left, when].
+    """
+
+    def __init__(self, max_keys: int = 10_000):
+        self.max_keys = max_keys
+        self._items: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
+
+    def get(self, key: tuple[str, str]) -> list[float] | None:
+        bucket = self._items.get(key)
+        if bucket is not None:
+            self._items.move_to_end(key)
+        return bucket
+
+    def put(self, key: tuple[str, str], bucket: list[float]) -> None:
+        self._items[key] = bucket
+        if len(self._items) > self.max_keys:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 @dataclass(slots=True)
 class JournalEntry:
     """One LLM request as fakellm saw and answered it."""
@@ -188,6 +216,7 @@ class MemoryState:
                  max_responses: int = 10_000):
         self.max_conversations = max_conversations
         self.responses = ResponseStore(max_responses)
+        self.rate_buckets = BucketStore()
         self.max_tool_results = max_tool_results
         self._conversations: OrderedDict[str, Conversation] = OrderedDict()
         self.journal: deque[JournalEntry] = deque(maxlen=journal_size)
@@ -243,10 +272,12 @@ class MemoryState:
             conv.rule_hits.clear()
 
     def reset(self) -> int:
-        """Forget conversations (turn counters, tool results, sequence counters) and stored responses."""
+        """Forget conversations (turn counters, tool results, sequence counters), stored responses and
+        rate-limit buckets."""
         n = len(self._conversations)
         self._conversations.clear()
         self.responses.clear()
+        self.rate_buckets.clear()
         return n
 
     # -- journal and stats

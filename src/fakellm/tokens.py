@@ -8,11 +8,17 @@ the local cache. Loading happens once, at start-up, never on the request path.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Callable, Iterator
 
 _PIECE = re.compile(r"\s*\S{1,8}|\s+")
 
 _encode: Callable[[str], list[int]] | None = None
+
+# Characters per streamed text piece while a stream with `chunk_size` renders. A
+# context variable, so every adapter's `pieces()` follows it without being told.
+_chunk_size: ContextVar[int | None] = ContextVar("fakellm_chunk_size", default=None)
 
 
 def load_accurate_encoding() -> bool:
@@ -44,8 +50,14 @@ def count(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def pieces(text: str) -> list[str]:
-    """Split text into token-sized pieces; joined they give back the text exactly."""
+def pieces(text: str, size: int | None = None) -> list[str]:
+    """Split text into token-sized pieces, or `size`-character pieces; joined they give back the text exactly.
+
+    Without `size`, a `chunk_size` in effect (see `chunked`) applies.
+    """
+    size = size or _chunk_size.get()
+    if size:
+        return [text[i:i + size] for i in range(0, len(text), size)]
     return _PIECE.findall(text)
 
 
@@ -54,8 +66,18 @@ def truncate(text: str, max_tokens: int) -> str:
     if count(text) <= max_tokens:
         return text
     out = ""
-    for piece in pieces(text):
+    for piece in _PIECE.findall(text):
         if count(out + piece) > max_tokens:
             break
         out += piece
     return out
+
+
+@contextmanager
+def chunked(size: int | None) -> Iterator[None]:
+    """Within the block, `pieces(text)` cuts `size`-character pieces (None: token-sized)."""
+    token = _chunk_size.set(size)
+    try:
+        yield
+    finally:
+        _chunk_size.reset(token)

@@ -162,6 +162,8 @@ def stop_sequences(value: Any) -> list[str]:
 class AnthropicMessages:
     api = "anthropic.messages"
     request_id_header = "request-id"
+    # Stream events that carry generated content: the delivery layer's chunks.
+    content_event_markers = (b"event: content_block_delta",)
     tool_call_id_prefix = "toolu_"
 
     def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
@@ -260,6 +262,11 @@ class AnthropicMessages:
 
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
         return error_body(status, error, request_id)
+
+    def render_stream_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
+        """`event: error` after the stream began (529: overloaded_error); the SDKs raise APIStatusError."""
+        return sse({"type": "error", "error": {"type": error.type or error_type(status), "message": error.message},
+                    "request_id": request_id}, "error")
 
 
 def _as_input(arguments: str) -> Any:

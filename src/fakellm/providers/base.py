@@ -41,6 +41,19 @@ class Adapter(Protocol):
 
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes: ...
 
+    # Optional, for the delivery layer (delivery.py), which applies timing and faults:
+    #
+    # content_event_markers: tuple[bytes, ...]
+    #     Byte strings found only in the stream events that carry generated content
+    #     (text or tool-call deltas). They mark the chunks that `ttft_ms`,
+    #     `chunk_delay_ms` and `after_chunks` count. Without them every event is a
+    #     chunk except the last, which ends the stream.
+    #
+    # def render_stream_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes
+    #     The provider's mid-stream error event (the `error_event` fault), sent after
+    #     the stream has begun with a 200. Without it fakellm sends OpenAI's
+    #     `data: {"error": {...}}`.
+
 
 def dumps(value: Any) -> bytes:
     return orjson.dumps(value)

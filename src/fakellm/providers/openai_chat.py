@@ -73,6 +73,8 @@ def text_of(content: Any, where: str) -> str:
 class OpenAIChat:
     api = "openai.chat"
     request_id_header = "x-request-id"
+    # Stream events that carry generated content (text, tool calls): the delivery layer's chunks.
+    content_event_markers = (b'"delta":{"content"', b'"delta":{"tool_calls"')
     tool_call_id_prefix = "call_"
 
     def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
@@ -227,6 +229,10 @@ class OpenAIChat:
 
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
         return error_body(status, error)
+
+    def render_stream_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
+        """A mid-stream error chunk: the SDKs raise APIError when they read it."""
+        return b"data: " + error_body(status, error) + b"\n\n"
 
 
 def call_id(call: ToolCall, response_id: str, k: int) -> str:

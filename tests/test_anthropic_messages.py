@@ -459,3 +459,10 @@ def test_over_a_real_socket(tmp_path):
         with pytest.raises(anthropic.BadRequestError):
             client.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "system", "content": "x"}])
         assert create(client, "hello").content[0].text == "Hi there!"
+
+
+def test_token_counts_are_the_approximation_by_default(client):
+    prompt = "count these forty characters, please ok."
+    m = create(client, prompt, system="sixteen chars!!!")
+    assert m.usage.input_tokens == 10 + 4
+    assert m.usage.output_tokens == max(1, len(m.content[0].text) // 4)

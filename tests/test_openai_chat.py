@@ -509,3 +509,12 @@ def test_over_a_real_socket(tmp_path):
         final, _ = _final(client, messages=ask("long story"), stream_options={"include_usage": True})
         assert final.choices[0].message.content == LONG
         assert final.usage.completion_tokens > 0
+
+
+def test_token_counts_are_the_approximation_by_default(client):
+    """About four characters a token (0.3.5's len // 4), per message, unless tiktoken's encoding is cached."""
+    prompt = "count these forty characters, please ok."
+    assert len(prompt) == 40
+    r = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": prompt}])
+    assert r.usage.prompt_tokens == 10
+    assert r.usage.completion_tokens == max(1, len(r.choices[0].message.content) // 4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -18,6 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .apis import KNOWN_APIS
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+# RFC 9110 field names (tokens) and the field values fakellm will send: visible ASCII, spaces and tabs.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
 
 # The roles a request's messages can have, whatever the provider calls them.
 MESSAGE_ROLES = ("user", "assistant", "system", "developer", "tool", "function")
@@ -146,6 +151,17 @@ class RespondSpec(TimingSpec):
     fault: FaultSpec | None = None
     # Embeddings: one vector for every input, or one vector per input.
     embedding: Union[list[float], list[list[float]], None] = None
+
+    @field_validator("headers")
+    @classmethod
+    def _sendable_headers(cls, v: dict[str, Any]) -> dict[str, Any]:
+        # Checked here, not when a request is already being answered (a 500 there, or an injected header).
+        for name, value in v.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a valid HTTP header name")
+            if isinstance(value, str) and not _HEADER_VALUE.fullmatch(value):
+                raise ValueError(f"header {name}: the value must be printable ASCII on one line, got {value!r}")
+        return v
 
     @field_validator("fault", mode="before")
     @classmethod

@@ -345,6 +345,27 @@ def test_check_warns_about_contradicting_turn_and_tool_conditions(tmp_path, when
     assert len(warnings) == 1 and expected in warnings[0] and "'odd'" in warnings[0], warnings
 
 
+def test_check_reports_an_impossible_rule_once_and_it_shadows_nothing(tmp_path):
+    code, warnings = check(tmp_path, """
+rules:
+  - name: impossible
+    when: {api: openai.embeddings, tools_include: web_search}
+    respond: {content: x}
+  - name: narrower_but_also_impossible
+    when: {api: openai.embeddings, tools_include: web_search, messages_contain: hi}
+    respond: {content: y}
+  - name: never_on_turn_one
+    when: {turn: 1, previous_message_role: assistant}
+    respond: {content: z}
+  - name: fine
+    when: {turn: 1}
+    respond: {content: ok}
+""")
+    assert code == 0
+    assert [w.split(": rule ", 1)[1].split(" can never fire")[0] for w in warnings] == [
+        "'impossible'", "'narrower_but_also_impossible'", "'never_on_turn_one'"], warnings
+
+
 def test_check_is_quiet_about_a_sound_agent_config(tmp_path):
     code, warnings = check(tmp_path, """
 rules:

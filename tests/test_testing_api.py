@@ -131,6 +131,16 @@ def test_urls_lifecycle_and_clean_stop():
         assert httpx.get(llm.url + "/_fakellm/health").status_code == 200
 
 
+def test_a_fixed_port_is_reusable_and_a_busy_one_is_a_clear_error():
+    with FakeLLM() as first:
+        port = int(first.url.rsplit(":", 1)[1])
+        with pytest.raises(RuntimeError, match=f"cannot listen on 127.0.0.1:{port}"):
+            FakeLLM(port=port).start()
+    with FakeLLM(port=port) as again:  # right after the first one closed it
+        assert again.url == f"http://127.0.0.1:{port}"
+        assert httpx.get(again.url + "/_fakellm/health").status_code == 200
+
+
 def test_two_servers_at_once_get_their_own_ports_and_state():
     with FakeLLM(rules=[{"respond": {"content": "one"}}]) as a, FakeLLM(rules=[{"respond": {"content": "two"}}]) as b:
         assert a.url != b.url
@@ -220,6 +230,22 @@ def test_environ_points_clients_built_without_arguments_at_the_server(monkeypatc
             model="m", messages=[{"role": "user", "content": "q"}]).choices[0].message.content == "env works"
         assert anthropic.Anthropic().messages.create(
             model="claude-test-model", max_tokens=20, messages=[{"role": "user", "content": "q"}]).content[0].text == "env works"
+
+
+def test_gemini_base_url_and_environment(monkeypatch):
+    from google import genai
+    from google.genai import types
+
+    with FakeLLM(rules=[{"name": "g", "when": {"api": "gemini"}, "respond": {"content": "hi from gemini"}}]) as llm:
+        client = genai.Client(api_key="x", http_options=types.HttpOptions(base_url=llm.gemini_base_url))
+        assert client.models.generate_content(model="gemini-2.5-flash", contents="hello").text == "hi from gemini"
+        monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+        for name, value in llm.environ().items():
+            monkeypatch.setenv(name, value)
+        env_client = genai.Client()
+        assert env_client.models.generate_content(model="gemini-2.5-flash", contents="again").text == "hi from gemini"
+        assert [r.rule for r in llm.requests] == ["g", "g"]
+        assert llm.requests[0].headers["x-goog-api-key"] == "[redacted]"
 
 
 # --------------------------------------------------------------------------- assertion messages

@@ -43,6 +43,8 @@ def lint(config: Config) -> list[Problem]:
     def warn(message: str) -> None:
         out.append(Problem(config.source, None, None, message))
 
+    impossible: set[int] = set()  # rules already reported as never firing
+
     for i, rule in enumerate(rules):
         when = rule.when
         low, high = _turns(rule)
@@ -53,10 +55,12 @@ def lint(config: Config) -> list[Problem]:
             if when.tools_include is not None:
                 warn(f"rule {_name(rule, i)} can never fire: {when.api} requests offer no tools "
                      f"(tools_include {when.tools_include!r})")
+                impossible.add(i)
                 continue
             if config.defaults.turns == "messages" and low > 1:
                 warn(f"rule {_name(rule, i)} can never fire: {when.api} requests carry no chat history, "
                      f"so they are always turn 1")
+                impossible.add(i)
                 continue
             if config.defaults.turns == "messages":
                 high = 1
@@ -64,6 +68,7 @@ def lint(config: Config) -> list[Problem]:
             if when.previous_message_role in ("assistant", "tool"):
                 warn(f"rule {_name(rule, i)} can never fire: on turn 1 no {when.previous_message_role} "
                      f"message comes before the last one (turn = 1 + assistant messages)")
+                impossible.add(i)
             elif when.tool_result_contains is not None:
                 warn(f"rule {_name(rule, i)} contradicts itself: it waits for a tool result on turn 1, but a "
                      f"turn-1 request carries none (turn = 1 + assistant messages); it could only match a "
@@ -75,12 +80,12 @@ def lint(config: Config) -> list[Problem]:
     for j, later in enumerate(rules):
         later_conds = _conditions(later)
         later_low, later_high = _turns(later)
-        if later_low > later_high:
+        if later_low > later_high or j in impossible:
             continue  # already reported above: it can never fire at all
         for i in range(j):
             earlier = rules[i]
-            if earlier.times is not None:
-                continue
+            if earlier.times is not None or i in impossible or _turns(earlier)[0] > _turns(earlier)[1]:
+                continue  # a limited or impossible rule hides nothing
             conds = _conditions(earlier)
             low, high = _turns(earlier)
             if low <= later_low and later_high <= high and all(later_conds.get(k) == v for k, v in conds.items()):

@@ -278,6 +278,8 @@ class FakeLLM:
         if self._thread is not None:
             return self
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        if self._requested_port:  # a fixed port can be reused right after a previous server closed it
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self._requested_port))
         except OSError as e:

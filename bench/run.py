@@ -208,6 +208,12 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (unlike wall time, barely moved by other load)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """One server process we started (and so may stop), pinned to the server CPUs."""
 
@@ -354,6 +360,7 @@ class Results:
     wrk: dict[str, dict[str, list[WrkRun]]] = field(default_factory=dict)  # workload -> target -> runs
     startup: dict[str, list[float]] = field(default_factory=dict)
     idle_rss_kib: dict[str, list[int]] = field(default_factory=dict)
+    startup_cpu: dict[str, list[float]] = field(default_factory=dict)  # CPU seconds used until ready
     w4: dict[str, list[tuple[int, int, int, int]]] = field(default_factory=dict)  # (start, N, 2N, bad)
 
 
@@ -361,6 +368,7 @@ def results_from_json(saved: dict[str, Any]) -> Results:
     return Results(
         wrk={w: {k: [WrkRun(**r) for r in runs] for k, runs in t.items()} for w, t in saved["wrk"].items()},
         startup=saved["startup_s"], idle_rss_kib=saved["idle_rss_kib"],
+        startup_cpu=saved.get("startup_cpu_s", {}),
         w4={k: [tuple(row) for row in rows] for k, rows in saved["w4_rss_kib"].items()},
     )
 
@@ -390,9 +398,12 @@ def make_targets(theirs_venv: Path) -> dict[str, Target]:
 def make_venv(tmp: Path) -> Path:
     venv = tmp / "venv-fakellm-035"
     log(f"creating a throwaway venv with fakellm=={THEIRS_VERSION} ...")
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    f"fakellm=={THEIRS_VERSION}"], check=True)
+    for cmd in ([sys.executable, "-m", "venv", str(venv)],
+                [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                 f"fakellm=={THEIRS_VERSION}"]):
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd[:4])} ... failed:\n{done.stdout}{done.stderr}")
     return venv
 
 
@@ -420,6 +431,7 @@ def run(args: argparse.Namespace, tmp: Path, cpus_server: set[int] | None) -> Re
             server.start()
             try:
                 res.startup.setdefault(key, []).append(server.wait_ready())
+                res.startup_cpu.setdefault(key, []).append(cpu_seconds(server.pid))
                 res.idle_rss_kib.setdefault(key, []).append(rss_kib(server.pid))
             finally:
                 server.stop()
@@ -591,14 +603,20 @@ def report(meta: dict[str, Any], res: Results) -> str:
         add(f"| {label} | {s:.1f} | {a:.1f} | {b:.1f} | {growth[k]:+.1f} | {sum(row[3] for row in rows)} |")
     add("")
 
+    cpu = res.startup_cpu
     add(f"| Startup, launch to first answered request ({len(res.startup['ours'])} runs each) | median | min | max "
-        f"| idle RSS MiB |")
-    add("|---|---:|---:|---:|---:|")
+        + ("| CPU time used, median " if cpu else "") + "| idle RSS MiB |")
+    add("|---|---:|---:|---:|" + ("---:|" if cpu else "") + "---:|")
     for k, label in (("ours", "ours: `python -m fakellm serve`"), ("theirs", "0.3.5: `fakellm serve`")):
         t = res.startup[k]
         add(f"| {label} | {med(t) * 1000:.0f} ms | {min(t) * 1000:.0f} ms | {max(t) * 1000:.0f} ms "
-            f"| {med([v / 1024 for v in res.idle_rss_kib[k]]):.1f} |")
+            + (f"| {med(cpu[k]) * 1000:.0f} ms " if cpu else "")
+            + f"| {med([v / 1024 for v in res.idle_rss_kib[k]]):.1f} |")
     add("")
+    if cpu:
+        add("Startup is mostly imports, so it is CPU-bound: on a loaded machine its wall time grows with the load; "
+            "the CPU time (user + system of the server process until it was ready) hardly does.")
+        add("")
 
     r1 = paired_ratio(res.wrk["W1"]["ours"], res.wrk["W1"]["theirs"])
     r3 = paired_ratio(res.wrk["W3"]["ours"], res.wrk["W3"]["theirs"])
@@ -739,7 +757,8 @@ def main() -> None:
         Path(args.json_out).write_text(json.dumps({
             "meta": meta,
             "wrk": {w: {k: [r.__dict__ for r in runs] for k, runs in t.items()} for w, t in res.wrk.items()},
-            "startup_s": res.startup, "idle_rss_kib": res.idle_rss_kib, "w4_rss_kib": res.w4,
+            "startup_s": res.startup, "startup_cpu_s": res.startup_cpu, "idle_rss_kib": res.idle_rss_kib,
+            "w4_rss_kib": res.w4,
         }, indent=2))
     if args.write_docs:
         write_docs(text, args.note)

@@ -109,6 +109,13 @@ def test_the_headers_pick_the_shape(app):
     assert wrong.status_code == 405
 
 
+def test_gemini_headers_get_google_shape(app):
+    http = raw_client(app)
+    listing = http.get("/v1/models", headers={"x-goog-api-key": "k"})
+    assert listing.status_code == 200
+    assert listing.json()["models"][0]["name"] == "models/gpt-4o-mini"
+
+
 @pytest.mark.parametrize("yaml_text, fragment", [
     ("models: [a, a]", "listed twice"),
     ("models: [3]", "model id (a string) or a mapping"),

@@ -341,6 +341,33 @@ def test_failed_event_parses_as_response_failed():
     assert json.loads(limited.decode().split("data: ", 1)[1])["response"]["error"]["code"] == "rate_limit_exceeded"
 
 
+FAULTS = """
+rules:
+  - when: {messages_contain: fail}
+    respond:
+      content: "one two three four five six seven eight"
+      fault: {type: error_event, after_chunks: 2, status: 500, error: "Backend exploded"}
+"""
+
+
+def test_error_event_fault_ends_the_stream_with_response_failed():
+    client = openai_client(app_from(FAULTS))
+    with client.responses.stream(model="gpt-4o", input="please fail") as stream:
+        events = list(stream)
+    created, failed = events[0], events[-1]
+    assert failed.type == "response.failed"
+    assert failed.response.id == created.response.id
+    assert failed.response.error.message == "Backend exploded"
+    assert failed.response.error.code == "server_error"
+    numbers = [e.sequence_number for e in events]
+    assert numbers == sorted(set(numbers))
+    assert len([e for e in events if e.type == "response.output_text.delta"]) == 2
+    with pytest.raises(RuntimeError):
+        stream.get_final_response()
+    typed = list(client.responses.create(model="gpt-4o", input="please fail", stream=True))
+    assert isinstance(typed[-1], ResponseFailedEvent)
+
+
 @pytest.mark.parametrize("body, fragment", [
     ({"input": "hi"}, "model"),
     ({"model": "m"}, "input"),

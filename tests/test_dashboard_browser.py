@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from helpers import Served
+from helpers import Served, gemini_client, ollama_client
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -167,6 +167,67 @@ def test_requests_appear_live_and_open_with_their_content_and_rule(server, watch
     rows(page).first.click()
     expect(detail.locator(".error-box")).to_contain_text("slow down please")
     expect(detail.locator(".detail-head .pill.status")).to_have_text("429")
+
+
+def test_other_apis_bodies_are_rendered_readably(server, watched):
+    """Responses `input` items, Gemini `contents` parts, Ollama chat, legacy prompts and embedding inputs."""
+    from google.genai import types
+
+    page = watched.page
+    detail = page.locator("#request-detail")
+    oa = server.openai()
+    oa.responses.create(model="gpt-4o", instructions="answer briefly", input=[
+        {"role": "user", "content": "please research the weather"},
+        {"type": "function_call", "call_id": "call_w1", "name": "get_weather", "arguments": '{"city": "Oslo"}'},
+        {"type": "function_call_output", "call_id": "call_w1", "output": "found: 4 degrees and rain"},
+    ])
+    gemini = gemini_client(server.url)
+    gemini.models.generate_content(
+        model="gemini-2.5-flash",
+        contents=[
+            types.Content(role="user", parts=[types.Part(text="hello gemini")]),
+            types.Content(role="model", parts=[types.Part(function_call=types.FunctionCall(
+                name="get_weather", args={"city": "Paris"}))]),
+            types.Content(role="user", parts=[types.Part(function_response=types.FunctionResponse(
+                name="get_weather", response={"temp": 21}))]),
+        ],
+        config=types.GenerateContentConfig(system_instruction="be nice to the user"),
+    )
+    ollama_client(server.url).chat(model="llama3.2", messages=[{"role": "user", "content": "hello llama"}])
+    oa.completions.create(model="gpt-3.5-turbo-instruct", prompt="hello, legacy prompt")
+    oa.embeddings.create(model="text-embedding-3-small", input=["first text to embed", "second text"])
+    expect(rows(page)).to_have_count(5)
+
+    def open_row(api: str) -> None:
+        rows(page).filter(has_text=api).first.click()
+        expect(detail.locator(".detail-head")).to_contain_text(api)
+
+    open_row("openai.responses")
+    messages = detail.locator(".messages .msg")
+    expect(messages.nth(0)).to_contain_text("systemanswer briefly")
+    expect(messages.nth(1)).to_contain_text("please research the weather")
+    expect(messages.nth(2).locator(".part.call")).to_contain_text("get_weather")
+    expect(messages.nth(2).locator(".part.call")).to_contain_text('"city": "Oslo"')
+    expect(messages.nth(3).locator(".part.result")).to_contain_text("found: 4 degrees and rain")
+    expect(detail.locator(".msg.reply")).to_contain_text("Summary: we found it.")  # turn 2, a tool result
+
+    open_row("gemini")
+    expect(messages.nth(0)).to_contain_text("be nice to the user")
+    expect(messages.nth(1)).to_contain_text("hello gemini")
+    expect(messages.nth(2).locator(".role")).to_have_text("model")
+    expect(messages.nth(2).locator(".part.call")).to_contain_text("get_weather")
+    expect(messages.nth(3).locator(".part.result")).to_contain_text('"temp": 21')
+
+    open_row("ollama")
+    expect(messages.nth(0)).to_contain_text("hello llama")
+    expect(detail.locator(".msg.reply")).to_contain_text("Hi from the greeting rule")
+
+    open_row("openai.completions")
+    expect(messages.nth(0)).to_contain_text("hello, legacy prompt")
+
+    open_row("openai.embeddings")
+    expect(messages).to_have_count(2)
+    expect(messages.nth(0)).to_contain_text("first text to embed")
 
 
 def test_a_miss_is_explained_condition_by_condition(server, watched):

@@ -663,7 +663,7 @@ function renderHeader() {
   const info = state.rulesInfo;
   if (!info) return;
   $("version").textContent = info.version ? "v" + info.version : "";
-  $("config-path").textContent = info.path || `${info.source} (built in; nothing to reload)`;
+  $("config-path").textContent = info.path || `${info.source} (not from a file; nothing to reload)`;
   $("config-path").title = info.path || info.source || "";
   $("btn-reload").disabled = !info.path;
   $("config-meta").textContent = `${info.rules.length} rule${info.rules.length === 1 ? "" : "s"}` + (info.reloads ? ` · reloaded ${info.reloads}×` : "");

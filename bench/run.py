@@ -653,6 +653,8 @@ pip install -e .                       # this checkout (run.py also puts src/ fi
 python bench/run.py --quick            # smoke check: a few seconds per workload
 python bench/run.py                    # full run, under ~10 minutes
 python bench/run.py --write-docs       # full run, then rewrite the results section below
+python bench/run.py --json r.json      # keep the raw figures; --from-json r.json re-renders the tables
+pip install py-spy && python bench/profile.py W1   # where this server spends its time under W1
 ```
 
 The script creates a throwaway venv with `pip install fakellm==0.3.5` in a temporary directory

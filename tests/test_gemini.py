@@ -584,6 +584,7 @@ def test_over_a_socket(tmp_path, version):
     config = tmp_path / "fakellm.yaml"
     config.write_text(CONFIG)
     with Served("--config", str(config)) as server:
+        assert f"  Gemini base URL:    {server.url}\n" in server.output
         client = gemini_client(server.url, version)
         assert client.models.generate_content(model=MODEL, contents="a story").text.startswith("Once upon")
         chunks = list(client.models.generate_content_stream(model=MODEL, contents="a story"))

@@ -333,6 +333,7 @@ def test_over_a_socket(tmp_path):
     config = tmp_path / "fakellm.yaml"
     config.write_text(CONFIG)
     with Served("--config", str(config)) as server:
+        assert f"  Ollama host:        {server.url}\n" in server.output
         client = ollama_client(server.url)
         assert client.chat(model=MODEL, messages=user("a story")).message.content == STORY
         assert "".join(p.message.content for p in client.chat(model=MODEL, messages=user("a story"), stream=True)) == STORY

@@ -102,6 +102,8 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
                 + (" (reloading on change)" if reload else "")
                 + f"\n  OpenAI base URL:    {base}/v1"
                 + f"\n  Anthropic base URL: {base}"
+                + f"\n  Gemini base URL:    {base}"
+                + f"\n  Ollama host:        {base}"
                 + f"\n  Dashboard:          {base}/_fakellm"
                 + f"\nfakellm ready on {base}",
             )

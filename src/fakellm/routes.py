@@ -74,7 +74,8 @@ async def no_route(scope: dict[str, Any], receive: Receive, send: Send, allowed:
         return
     body = error_for_path(path, 404, f"Unknown path {method} {path}. fakellm serves OpenAI under /v1 "
                                      f"(e.g. POST /v1/chat/completions), Anthropic at POST /v1/messages, "
-                                     f"and its admin API under /_fakellm.")
+                                     f"Gemini under /v1beta and /v1 (POST .../models/{{model}}:generateContent), "
+                                     f"Ollama under /api (POST /api/chat), and its admin API under /_fakellm.")
     await send_response(send, 404, body, JSON, headers)
 
 

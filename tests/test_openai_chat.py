@@ -477,11 +477,16 @@ rules:
       - content: "recovered"
 """)
     client = openai_client(app, max_retries=2)
-    started = time.monotonic()
     r = client.chat.completions.create(model=MODEL, messages=ask("retry me"))
     assert r.choices[0].message.content == "recovered"
-    assert time.monotonic() - started < 0.4  # 10 ms, not the SDK's 0.5 s default backoff
     assert app.engine.state.stats.total == 2
+
+    # The wait is the header's, not the SDK's own backoff (0.375 to 0.5 s for a first retry).
+    app = app_from({"rules": [{"respond": [{"status": 503, "headers": {"retry-after": "1.2"}}, {"content": "ok"}]}]})
+    started = time.monotonic()
+    assert openai_client(app, max_retries=1).chat.completions.create(
+        model=MODEL, messages=ask("x")).choices[0].message.content == "ok"
+    assert 1.2 <= time.monotonic() - started < 2.5
 
 
 def test_x_should_retry_false_stops_retries():
@@ -518,3 +523,29 @@ def test_token_counts_are_the_approximation_by_default(client):
     r = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": prompt}])
     assert r.usage.prompt_tokens == 10
     assert r.usage.completion_tokens == max(1, len(r.choices[0].message.content) // 4)
+
+
+def test_structured_outputs_parse_and_stream_helpers():
+    import pydantic
+
+    class Weather(pydantic.BaseModel):
+        city: str
+        days: int
+
+    client = openai_client(app_from("""
+rules:
+  - when: {messages_contain: json}
+    respond: {content: '{"city": "Paris", "days": 3}'}
+  - when: {tools_include: Weather}
+    respond: {tool_calls: [{name: Weather, arguments: {city: Paris, days: 3}}]}
+"""))
+    want = Weather(city="Paris", days=3)
+    r = client.chat.completions.parse(model=MODEL, messages=ask("json please"), response_format=Weather)
+    assert r.choices[0].message.parsed == want
+    with client.chat.completions.stream(model=MODEL, messages=ask("json please"), response_format=Weather) as s:
+        assert s.get_final_completion().choices[0].message.parsed == want
+    tools = [openai.pydantic_function_tool(Weather)]
+    r = client.chat.completions.parse(model=MODEL, messages=ask("tool please"), tools=tools)
+    assert r.choices[0].message.tool_calls[0].function.parsed_arguments == want
+    with client.chat.completions.stream(model=MODEL, messages=ask("tool please"), tools=tools) as s:
+        assert s.get_final_completion().choices[0].message.tool_calls[0].function.parsed_arguments == want

@@ -133,7 +133,7 @@ class Served:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc.stdout is not None:
+        if self.proc.stdout is not None and not self.proc.stdout.closed:
             self.output.append(self.proc.stdout.read())
             self.proc.stdout.close()
         return self.proc.returncode

@@ -647,6 +647,8 @@ def test_every_problem_at_once_sorted_by_position():
     ("rules: [{cycle: 'yes', respond: [{content: a}]}]", "rules[0].cycle: expected true or false"),
     ("rules: [{times: 0}]", "rules[0].times: Input should be greater than or equal to 1"),
     ("rules: [{respond: {status: 99}}]", "rules[0].respond.status"),
+    ("rules: [{respond: {status: 101}}]", "rules[0].respond.status: Input should be greater than or equal to 200"),
+    ("rules: [{respond: {status: 600}}]", "rules[0].respond.status: Input should be less than or equal to 599"),
     ("rules: [{respond: {status: '500'}}]", "rules[0].respond.status: expected an integer, got a string ('500')"),
     ("rules: [{respond: {content: 5}}]", "rules[0].respond.content: expected a string, got an integer (5)"),
     ("rules: [{respond: {error: 5, status: 500}}]", "rules[0].respond.error: expected a string or a mapping"),

@@ -143,7 +143,8 @@ class RespondSpec(TimingSpec):
     content: str | None = None
     tool_calls: list[ToolCallSpec] | None = None
     thinking: str | None = None
-    status: int = Field(default=200, ge=100, le=599)
+    # 1xx is not a final response (an HTTP client fails on it): 200 to 599 only.
+    status: int = Field(default=200, ge=200, le=599)
     error: Union[str, ErrorSpec, None] = None
     headers: dict[str, Union[str, int, float]] = Field(default_factory=dict)
     finish_reason: str | None = None

@@ -113,7 +113,7 @@ def test_invalid_rules_raise_config_error_with_every_problem():
 def test_urls_lifecycle_and_clean_stop():
     llm = FakeLLM()
     with pytest.raises(RuntimeError, match="not running"):
-        llm.url
+        llm.url  # noqa: B018
     with llm:
         assert llm.running
         assert llm.url.startswith("http://127.0.0.1:")

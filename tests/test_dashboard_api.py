@@ -112,6 +112,7 @@ def test_rules_lists_hits_last_hit_and_never_fired_rules():
     chat(oa, "no rule for this")
     info = admin.get("/_fakellm/rules").json()
     assert info["path"] is None and info["source"] == "test.yaml"
+    assert info["started"] <= before  # when the server started: a new value means a restart
     rules = {r["name"]: r for r in info["rules"]}
     assert [r["name"] for r in info["rules"]] == ["greeting", "agent", "never"]
     assert rules["greeting"]["hits"] == 2 and rules["greeting"]["last_hit"] >= before

@@ -420,6 +420,28 @@ def test_reset_and_clear_journal(server, watched):
     expect(rows(page)).to_have_count(0)
 
 
+def test_a_restarted_server_is_followed_from_its_new_journal(server, watched, tmp_path):
+    page = watched.page
+    oa = server.openai()
+    for i in range(3):
+        chat(oa, f"hello before the restart {i}")
+    expect(rows(page)).to_have_count(3)
+    server.proc.terminate()  # by its PID; the fixture's stop() then finds it already ended
+    server.proc.wait(timeout=10)
+    expect(page.locator("#live")).to_have_class("live off")
+    # The same port again: the new process numbers its journal from 1.
+    again = Served("--config", str(server.config_file))
+    again.port, again.url = server.port, server.url
+    again.args[again.args.index("--port") + 1] = str(server.port)
+    with again:
+        expect(page.locator("#live")).to_have_class("live on", timeout=15_000)
+        chat(again.openai(), "hello after the restart")
+        expect(rows(page)).to_have_count(1)
+        expect(rows(page).first).to_contain_text("#1")
+        rows(page).first.click()
+        expect(page.locator("#request-detail .msg.role-user")).to_contain_text("hello after the restart")
+
+
 XSS = [
     "<script>alert('script tag')</script>",
     "<img src=x onerror=\"alert('img onerror');window.__pwned=1\">",

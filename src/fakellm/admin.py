@@ -151,6 +151,7 @@ async def rules(app: FakeLLMApp, scope, receive, params):
         "path": str(app.config_path) if app.config_path is not None else None,
         "source": app.config.source,
         "version": __version__,
+        "started": state.started,  # a new value means the server restarted: journal ids start over
         "reloads": app.reloads,
         "reload_failures": app.reload_failures,
         "last_reload_error": app.last_reload_error,

@@ -814,6 +814,9 @@ async function getJSON(path) {
 
 async function refreshRules() {
   const info = await getJSON("/rules");
+  // A restarted server numbers its journal from 1 again: start over from an empty page.
+  if (state.serverStarted !== undefined && info.started !== state.serverStarted) state.restarted = true;
+  state.serverStarted = info.started;
   // Re-render only what changed, so a click is never lost to a rebuild under the pointer.
   const key = JSON.stringify(info);
   if (key === state.rulesKey) return;
@@ -833,6 +836,14 @@ async function poll() {
   clearTimeout(pollTimer);
   try {
     const [journal] = await Promise.all([getJSON(`/requests?after=${cursor()}`), refreshRules()]);
+    if (state.restarted) {
+      state.restarted = false;
+      state.lastId = 0;
+      dropEntries(() => true);
+      renderAll();
+      notice("ok", "fakellm restarted: showing its new journal.");
+      return;  // the finally clause polls again, from the start of the new journal
+    }
     // Entries older than the journal's oldest were evicted, or cleared by someone else.
     const oldest = journal.oldest_id;
     const dropped = dropEntries((e) => (oldest === null || oldest === undefined ? true : e.id < oldest));

@@ -367,6 +367,26 @@ def test_mid_stream_error_chunk_raises_in_the_sdk():
     assert (info.value.code, info.value.status, info.value.message) == (503, "UNAVAILABLE", "The model is overloaded.")
 
 
+def test_error_event_fault_mid_stream():
+    """The delivery layer's error_event fault ends a Gemini stream with Google's error chunk."""
+    app = app_from({"rules": [{"respond": {"content": "one two three four five", "fault": {
+        "type": "error_event", "after_chunks": 2, "status": 503, "error": "overloaded"}}}]})
+    received = []
+    with pytest.raises(errors.ServerError) as info:
+        for chunk in gemini_client(app).models.generate_content_stream(model=MODEL, contents="hi"):
+            received.append(chunk.text)
+    assert received == ["one", " two"]
+    assert (info.value.code, info.value.status, info.value.message) == (503, "UNAVAILABLE", "overloaded")
+
+
+def test_truncate_fault_drops_the_finishing_chunk():
+    app = app_from({"rules": [{"respond": {"content": "one two three four five", "fault": {
+        "type": "truncate", "after_chunks": 3}}}]})
+    chunks = list(gemini_client(app).models.generate_content_stream(model=MODEL, contents="hi"))
+    assert [c.text for c in chunks] == ["one", " two", " three"]
+    assert all(c.candidates[0].finish_reason is None for c in chunks)
+
+
 BAD_GENERATE = [
     (b"{not json", "JSON"),
     (b"[1, 2]", "JSON object"),

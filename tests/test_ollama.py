@@ -257,6 +257,17 @@ def test_mid_stream_error_line_raises_response_error():
     assert len(received) == 1 and info.value.error == "model runner has unexpectedly stopped"
 
 
+def test_error_event_fault_mid_stream():
+    """The delivery layer's error_event fault ends an Ollama stream with an `{"error": ...}` line."""
+    app = app_from({"rules": [{"respond": {"content": "one two three four five", "fault": {
+        "type": "error_event", "after_chunks": 2, "status": 500, "error": "runner stopped"}}}]})
+    received = []
+    with pytest.raises(ollama.ResponseError) as info:
+        for part in ollama_client(app).chat(model=MODEL, messages=user("hi"), stream=True):
+            received.append(part.message.content)
+    assert received == ["one", " two"] and info.value.error == "runner stopped"
+
+
 BAD = [
     ("/api/chat", b"{oops", "JSON"),
     ("/api/chat", b"[]", "JSON object"),

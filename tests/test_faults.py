@@ -525,3 +525,20 @@ rules:
       - {chunk_delay_ms: 3.5, fault: {type: hang, after_chunks: 2}}
 """)
     assert config.rules[0].respond[1].fault.type == "hang"
+
+
+def test_faults_work_under_the_python_api():
+    """FakeLLM runs the same app on a real socket in a thread: connection faults work there too."""
+    from fakellm import FakeLLM
+
+    rules = [
+        {"when": {"messages_contain": "drop"}, "respond": {"content": TEXT, "fault": {"type": "disconnect", "after_chunks": 1}}},
+        {"respond": {"content": "fine"}},
+    ]
+    with FakeLLM(rules=rules) as llm:
+        client = openai.OpenAI(base_url=llm.openai_base_url, api_key="sk-test", max_retries=0)
+        got: list = []
+        with pytest.raises(openai.APIConnectionError):
+            openai_stream(client, "drop", got)
+        assert got == PIECES[:1]
+        assert client.chat.completions.create(model="m", messages=ask("hi")).choices[0].message.content == "fine"

@@ -251,3 +251,19 @@ def test_bad_rate_limit_config(yaml, message):
     with pytest.raises(ConfigError) as info:
         parse_config(yaml + "\n", "r.yaml")
     assert message in str(info.value), str(info.value)
+
+
+def test_gemini_and_ollama_get_their_own_429(tmp_path):
+    from google.genai import errors
+    from helpers import gemini_client, ollama_client
+    from ollama import ResponseError
+
+    with serve(tmp_path, ONE_PER_SECOND.replace("60, burst_s: 1", "1, per: global")) as server:
+        gemini = gemini_client(server.url)
+        assert gemini.models.generate_content(model="gemini-2.5-flash", contents="x").text == "hello there"
+        with pytest.raises(errors.ClientError) as info:
+            gemini.models.generate_content(model="gemini-2.5-flash", contents="x")
+        assert info.value.code == 429 and info.value.status == "RESOURCE_EXHAUSTED"
+        with pytest.raises(ResponseError) as oinfo:
+            ollama_client(server.url).chat(model="llama3", messages=ask("x"), stream=False)
+        assert oinfo.value.status_code == 429

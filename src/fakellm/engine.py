@@ -102,6 +102,8 @@ class Engine:
         self.plans = Plans(config)
         self.limits = Limits(config, self.state.rate_buckets, input_tokens)
         self._chance = random.Random(None if seed is None else f"fakellm-probability-{seed}")
+        # Without timing, faults or limits in the config, the request path skips all of it.
+        self._traffic = self.plans.any or self.limits.active
 
     def next_id(self) -> str:
         """A short unique id for response, call and request ids."""
@@ -136,13 +138,13 @@ class Engine:
             if rule.times is not None and hits >= rule.times:
                 exhausted[rule.index] = rule.times
                 continue
-            limited = self.limits.admit(request, rule.index)
+            limited = self.limits.admit(request, rule.index) if self._traffic else None
             if limited is None:  # a rate-limited request does not use up the rule
                 conv.rule_hits[rule.index] = hits + 1
             matched = rule
             break
         else:
-            limited = self.limits.admit(request, None)
+            limited = self.limits.admit(request, None) if self._traffic else None
 
         explanation: MissExplanation | None = None
         spec: RespondSpec | None = None
@@ -167,7 +169,7 @@ class Engine:
                 )
             else:
                 reply = self._reply(request, None, None)
-        if limited is None:
+        if limited is None and self._traffic:
             reply.delivery = self.plans.get(spec)
             self.limits.settle(request, reply, matched.index if matched is not None else None)
         reply.conversation_id = conv_id

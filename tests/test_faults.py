@@ -542,3 +542,26 @@ def test_faults_work_under_the_python_api():
             openai_stream(client, "drop", got)
         assert got == PIECES[:1]
         assert client.chat.completions.create(model="m", messages=ask("hi")).choices[0].message.content == "fine"
+
+
+def test_the_starter_config_shows_timing_faults_and_limits():
+    from fakellm.starter import starter_config
+
+    app = app_from(None)
+    app.use_config(starter_config())
+    client = openai_client(app)
+
+    def scenario(name: str):
+        return {"X-Test-Scenario": name}
+
+    got = []
+    with pytest.raises(openai.APIError):
+        for chunk in client.chat.completions.create(model="m", messages=ask("hi"), stream=True,
+                                                    extra_headers=scenario("broken_stream")):
+            if chunk.choices and chunk.choices[0].delta.content:
+                got.append(chunk.choices[0].delta.content)
+    assert "".join(got) == "This stream"
+    assert client.chat.completions.create(model="m", messages=ask("hi"), extra_headers=scenario("limited")) \
+        .choices[0].message.content == "Within the limit."
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="m", messages=ask("hi"), extra_headers=scenario("limited"))

@@ -265,8 +265,8 @@ class AnthropicMessages:
 
     def render_stream_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
         """`event: error` after the stream began (529: overloaded_error); the SDKs raise APIStatusError."""
-        return sse({"type": "error", "error": {"type": error.type or error_type(status), "message": error.message},
-                    "request_id": request_id}, "error")
+        return sse({"type": "error", "error": {"type": error.type or error_type(status), "message": error.message}},
+                   "error")
 
 
 def _as_input(arguments: str) -> Any:

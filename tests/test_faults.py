@@ -414,6 +414,36 @@ def test_client_closing_a_slow_stream_stops_it(server, oai):
     still_healthy(server)
 
 
+def test_many_clients_hanging_up_at_once_leave_nothing_behind(server):
+    """100 clients read the start of a slow stream (or nothing of a hang) and hang up together."""
+    import asyncio
+
+    baseline = _debug(server)["asyncio_tasks"]
+
+    async def hang_up(text: str) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        body = json.dumps({"model": "m", "messages": ask(text), "stream": True}).encode()
+        writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n"
+                     b"content-length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        try:
+            first = await asyncio.wait_for(reader.read(4096), 0.5)
+        except asyncio.TimeoutError:
+            first = b""
+        writer.close()
+        return first
+
+    async def crowd() -> list[bytes]:
+        return await asyncio.gather(*(hang_up("slow_forever" if i % 2 else "f_hang") for i in range(100)))
+
+    firsts = asyncio.run(crowd())
+    assert all(f.startswith(b"HTTP/1.1 200") for f in firsts[1::2])  # the slow streams had begun
+    assert all(f == b"" for f in firsts[0::2])  # the hangs had sent nothing
+    state = _settles(server, baseline)
+    assert state["deliveries_in_flight"] == 0 and state["asyncio_tasks"] <= baseline, state
+    still_healthy(server)
+
+
 # --------------------------------------------------------------------------- probability
 
 

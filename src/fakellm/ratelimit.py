@@ -87,7 +87,7 @@ class Limits:
         need = self._count_input(request) if any(lim.tok_rate for lim in limits) else 0
         entries = [lim.bucket(self.store, key, now) for lim in limits]
         wait, reason = 0.0, ""
-        for lim, entry in zip(limits, entries):
+        for lim, entry in zip(limits, entries, strict=True):
             if lim.req_rate and entry[0] < 1:
                 w = (1 - entry[0]) / lim.req_rate
                 if w > wait:
@@ -106,7 +106,7 @@ class Limits:
             reply.headers["retry-after-ms"] = str(ms)
             reply.headers["retry-after"] = str(math.ceil(ms / 1000))
             return reply
-        for lim, entry in zip(limits, entries):
+        for lim, entry in zip(limits, entries, strict=True):
             if lim.req_rate:
                 entry[0] -= 1
             if lim.tok_rate:

@@ -117,6 +117,8 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
         http="auto",
         lifespan="on",
         access_log=False,
+        proxy_headers=False,  # a per-request middleware we do not need in a local mock
+        server_header=False,
         log_level="warning",
         timeout_graceful_shutdown=2,
     ))

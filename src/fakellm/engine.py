@@ -6,7 +6,9 @@ It sees only `Request` and `Reply`; providers parse and render at the edges.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import os
 import random
 import time
 from typing import Any
@@ -77,7 +79,9 @@ class Engine:
         self._turns_by_request = d.turns == "requests"
         self._strict = d.fallback == "error"
         self._use_traffic(config)
-        self._ids = 0
+        # Ids: a per-process random prefix and a counter, unique and cheap.
+        self._id_prefix = os.urandom(5).hex()
+        self._ids = itertools.count(1)
 
     def use_config(self, config: Config) -> None:
         """Swap in a new config; conversations and the journal survive, rule counters restart.
@@ -107,8 +111,7 @@ class Engine:
 
     def next_id(self) -> str:
         """A short unique id for response, call and request ids."""
-        self._ids += 1
-        return f"{self._ids:08x}{time.time_ns() & 0xFFFFFFFF:08x}"
+        return f"{self._id_prefix}{next(self._ids):08x}"
 
     def handle(self, request: Request) -> tuple[Reply, JournalEntry]:
         started = time.time()

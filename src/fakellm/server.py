@@ -133,7 +133,7 @@ class FakeLLMApp:
             body = orjson.loads(raw)
             if not isinstance(body, dict):
                 raise InvalidRequest(f"The request body must be a JSON object, not {_json_kind(body)}")
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            headers = _decode_headers(scope["headers"])
             request = adapter.parse(body, headers, scope["path"], params)
         except orjson.JSONDecodeError as e:
             error = ErrorInfo(f"We could not parse the JSON body of your request: {e}")
@@ -188,6 +188,14 @@ class FakeLLMApp:
         elapsed = time.perf_counter() - started
         entry.latency_ms = round(elapsed * 1000, 3)
         self.metrics.observe(entry.api, entry.rule, status, entry.stream, elapsed)
+
+
+def _decode_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI servers give lower-cased header names; values are almost always ASCII."""
+    try:
+        return {k.decode(): v.decode() for k, v in raw}
+    except UnicodeDecodeError:
+        return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
 
 
 def _assign_tool_call_ids(adapter: Adapter, reply: Reply, logged: list[dict[str, Any]], response_id: str) -> None:

@@ -5,12 +5,12 @@ It sees only `Request` and `Reply`; providers parse and render at the edges.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
 import os
 import random
-import time
 from typing import Any
 
 from . import tokens
@@ -20,7 +20,7 @@ from .delivery import Plans
 from .model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Reply, Request, ToolCall, Usage
 from .rules import CompiledRule, MatchContext, MissExplanation, compile_rules, explain_miss
 from .ratelimit import Limits
-from .state import JournalEntry, MemoryState, redact
+from .state import JournalEntry, MemoryState
 
 CONVERSATION_HEADER = "x-fakellm-conversation-id"
 NO_MATCH_CODE = "fakellm_no_match"
@@ -38,9 +38,15 @@ def conversation_id_for(request: Request) -> str:
         return request.conversation_id
     for message in request.messages:
         if message.role == "user" and not message.is_tool_result:
-            return "conv-" + hashlib.sha256(message.text.encode()).hexdigest()[:12]
+            return _conversation_id_of_text(message.text)
     serialized = json.dumps(request.body, sort_keys=True, default=str)
     return "anon-" + hashlib.sha256(serialized.encode()).hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=4096)
+def _conversation_id_of_text(text: str) -> str:
+    # An agent's turns and a suite's repeated tests send the same first message again and again.
+    return "conv-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def deterministic_echo(body: dict[str, Any], model: str | None = None) -> str:
@@ -114,18 +120,17 @@ class Engine:
         return f"{self._id_prefix}{next(self._ids):08x}"
 
     def handle(self, request: Request) -> tuple[Reply, JournalEntry]:
-        started = time.time()
         conv_id = conversation_id_for(request)
         conv = self.state.conversation(conv_id)
-        history = list(conv.tool_results)
+        history = list(conv.tool_results) if conv.tool_results else []
+        assistant_messages = 0
         for message in request.messages:
             if message.tool_results:
                 conv.add_tool_results(message.tool_results)
+            elif message.role == "assistant":
+                assistant_messages += 1
         conv.requests += 1
-        if self._turns_by_request:
-            turn = conv.requests
-        else:
-            turn = 1 + sum(1 for m in request.messages if m.role == "assistant")
+        turn = conv.requests if self._turns_by_request else 1 + assistant_messages
         conv.last_turn = turn
 
         ctx = MatchContext(request, turn, history)
@@ -178,26 +183,7 @@ class Engine:
         reply.conversation_id = conv_id
         reply.turn = turn
 
-        entry = self.state.record({
-            "time": started,
-            "api": request.api,
-            "path": request.path,
-            "model": request.model,
-            "stream": request.stream,
-            "conversation_id": conv_id,
-            "turn": turn,
-            "rule": reply.rule,
-            "request": request.body,
-            "headers": redact(request.headers),
-            "status": reply.status,
-            "content": reply.content,
-            "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in reply.tool_calls],
-            "error": (
-                {"message": reply.error.message, "type": reply.error.type, "code": reply.error.code}
-                if reply.error else None
-            ),
-            "explanation": explanation.as_dict() if explanation is not None else None,
-        })
+        entry = self.state.record(request, reply, explanation)
         return reply, entry
 
     def _reply(self, request: Request, spec: RespondSpec | None, rule_name: str | None) -> Reply:

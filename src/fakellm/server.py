@@ -119,12 +119,13 @@ class FakeLLMApp:
         engine = self.engine
         request_id = "req_" + engine.next_id()
         headers_out = [(adapter.request_id_header.encode(), request_id.encode())]
+        defaults = self.engine.config.spec.defaults
         try:
-            raw = await read_body(receive, self.config.defaults.max_body_bytes)
+            raw = await read_body(receive, defaults.max_body_bytes)
         except ClientGone:
             return
         except BodyTooLarge:
-            limit = self.config.defaults.max_body_bytes
+            limit = defaults.max_body_bytes
             error = ErrorInfo(f"Request body is larger than the {limit} byte limit", type=None)
             await send_response(send, 413, adapter.render_error(413, error, request_id), JSON, headers_out)
             return
@@ -152,12 +153,14 @@ class FakeLLMApp:
         events: list[bytes] | None = None  # a stream's events, for the delivery layer
         try:
             reply, entry = engine.handle(request)
+            if len(raw) > defaults.journal_body_bytes:
+                entry.drop_body(len(raw), defaults.journal_body_bytes)
             headers_out.append((_CONV_HEADER, reply.conversation_id.encode()))
             for name, value in reply.headers.items():
                 headers_out.append((name.encode("latin-1"), value.encode("latin-1")))
             response_id = engine.next_id()
             if reply.tool_calls:
-                _assign_tool_call_ids(adapter, reply, entry.tool_calls, response_id)
+                _assign_tool_call_ids(adapter, reply, response_id)
             if reply.error is not None:
                 status, ctype = reply.status, JSON
                 body = adapter.render_error(reply.status, reply.error, request_id)
@@ -198,14 +201,14 @@ def _decode_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
         return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
 
 
-def _assign_tool_call_ids(adapter: Adapter, reply: Reply, logged: list[dict[str, Any]], response_id: str) -> None:
+def _assign_tool_call_ids(adapter: Adapter, reply: Reply, response_id: str) -> None:
     """Give id-less tool calls the ids the adapter would render, so the journal shows what the client got."""
     prefix = getattr(adapter, "tool_call_id_prefix", None)
     if prefix is None:
         return
-    for k, (call, entry) in enumerate(zip(reply.tool_calls, logged)):
+    for k, call in enumerate(reply.tool_calls):
         if not call.id:
-            call.id = entry["id"] = f"{prefix}{response_id}{k}"
+            call.id = f"{prefix}{response_id}{k}"
 
 
 def _json_kind(value: Any) -> str:

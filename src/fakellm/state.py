@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter, OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
-    from .model import Message
+    from .model import Message, Reply, Request
+    from .rules import MissExplanation
 
 REDACTED_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key", "proxy-authorization"})
 
@@ -149,27 +150,83 @@ class BucketStore:
         return len(self._items)
 
 
-@dataclass(slots=True)
 class JournalEntry:
-    """One LLM request as fakellm saw and answered it."""
+    """One LLM request as fakellm saw and answered it.
 
-    id: int
-    time: float
-    api: str
-    path: str
-    model: str
-    stream: bool
-    conversation_id: str
-    turn: int
-    rule: str | None
-    request: dict[str, Any]
-    headers: dict[str, str]
-    status: int
-    content: str | None
-    tool_calls: list[dict[str, Any]]
-    error: dict[str, Any] | None
-    explanation: dict[str, Any] | None = None  # only for a miss
-    latency_ms: float | None = None  # for the dashboard and stats, not part of the journal format
+    Recording keeps references to the neutral request and reply; the journal's
+    dict shapes (redacted headers, tool calls, error) are built only when read,
+    so the request path pays for a few attribute stores, not a dict of dicts.
+    """
+
+    __slots__ = ("id", "time", "conversation_id", "turn", "rule", "_request", "_reply", "_explanation",
+                 "latency_ms")
+
+    def __init__(self, id: int, time: float, request: Request, reply: Reply,
+                 explanation: MissExplanation | None = None):
+        self.id = id
+        self.time = time
+        self.conversation_id = reply.conversation_id
+        self.turn = reply.turn
+        self.rule = reply.rule
+        self._request = request
+        self._reply = reply
+        self._explanation = explanation
+        self.latency_ms: float | None = None  # for the dashboard and stats, not part of the journal format
+
+    @property
+    def api(self) -> str:
+        return self._request.api
+
+    @property
+    def path(self) -> str:
+        return self._request.path
+
+    @property
+    def model(self) -> str:
+        return self._request.model
+
+    @property
+    def stream(self) -> bool:
+        return self._request.stream
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """The request body as sent."""
+        return self._request.body
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The request headers, secrets redacted."""
+        return redact(self._request.headers)
+
+    @property
+    def status(self) -> int:
+        return self._reply.status
+
+    @property
+    def content(self) -> str | None:
+        return self._reply.content
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self._reply.tool_calls]
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        error = self._reply.error
+        if error is None:
+            return None
+        return {"message": error.message, "type": error.type, "code": error.code}
+
+    @property
+    def explanation(self) -> dict[str, Any] | None:
+        """Why no rule fired (only for a miss)."""
+        return self._explanation.as_dict() if self._explanation is not None else None
+
+    def drop_body(self, size: int, limit: int) -> None:
+        """Forget a large request body, so the journal's memory stays bounded in bytes too."""
+        note = f"request body of {size} bytes not kept in the journal (defaults.journal_body_bytes: {limit})"
+        self._request = replace(self._request, body={"_fakellm": note}, messages=[])
 
     def as_dict(self) -> dict[str, Any]:
         out = {
@@ -191,7 +248,7 @@ class JournalEntry:
                 "error": self.error,
             },
         }
-        if self.explanation is not None:
+        if self._explanation is not None:
             out["explanation"] = self.explanation
         return out
 
@@ -281,18 +338,20 @@ class MemoryState:
         return n
 
     # -- journal and stats
-    def record(self, entry_fields: dict[str, Any]) -> JournalEntry:
-        entry = JournalEntry(id=self._next_entry_id, **entry_fields)
+    def record(self, request: Request, reply: Reply, explanation: MissExplanation | None = None) -> JournalEntry:
+        now = time.time()
+        entry = JournalEntry(self._next_entry_id, now, request, reply, explanation)
         self._next_entry_id += 1
         self.journal.append(entry)
         stats = self.stats
         stats.total += 1
-        stats.by_api[entry.api] += 1
-        if entry.rule is None:
+        stats.by_api[request.api] += 1
+        rule = reply.rule
+        if rule is None:
             stats.unmatched += 1
         else:
-            stats.by_rule[entry.rule] += 1
-            stats.last_hit[entry.rule] = entry.time
+            stats.by_rule[rule] += 1
+            stats.last_hit[rule] = now
         return entry
 
     def clear_journal(self) -> int:

@@ -73,6 +73,18 @@ def input_tokens(request: Request) -> int:
     return total
 
 
+def _error_reply(spec: RespondSpec, rule_name: str | None, n: int) -> Reply:
+    """A rule's error answer (status >= 400)."""
+    err = spec.error
+    if isinstance(err, str) or err is None:
+        error = ErrorInfo(message=err or f"fakellm rule {rule_name!r} answered with status {spec.status}")
+    else:
+        error = ErrorInfo(message=err.message, type=err.type, code=None if err.code is None else str(err.code),
+                          param=err.param)
+    headers = {k.lower(): str(v) for k, v in spec.headers.items()} if spec.headers else {}
+    return Reply(status=spec.status, error=error, rule=rule_name, n=n, headers=headers)
+
+
 class Engine:
     """Matches requests against the active config and keeps conversation state."""
 
@@ -119,7 +131,8 @@ class Engine:
         """A short unique id for response, call and request ids."""
         return f"{self._id_prefix}{next(self._ids):08x}"
 
-    def handle(self, request: Request) -> tuple[Reply, JournalEntry]:
+    def handle(self, request: Request, raw_body: bytes | None = None) -> tuple[Reply, JournalEntry]:
+        """Answer one request; `raw_body` (the bytes as received) is what the journal keeps."""
         conv_id = conversation_id_for(request)
         conv = self.state.conversation(conv_id)
         history = list(conv.tool_results) if conv.tool_results else []
@@ -183,53 +196,49 @@ class Engine:
         reply.conversation_id = conv_id
         reply.turn = turn
 
-        entry = self.state.record(request, reply, explanation)
+        entry = self.state.record(request, reply, explanation, raw_body)
         return reply, entry
 
     def _reply(self, request: Request, spec: RespondSpec | None, rule_name: str | None) -> Reply:
-        reply = Reply(rule=rule_name, n=max(1, request.n))
-        if spec is not None:
-            if spec.headers:
-                reply.headers = {k.lower(): str(v) for k, v in spec.headers.items()}
+        n = request.n if request.n > 1 else 1
+        if spec is None:
+            content, tool_calls, thinking = None, [], None
+        else:
             if spec.status >= 400:
-                reply.status = spec.status
-                err = spec.error
-                if isinstance(err, str) or err is None:
-                    reply.error = ErrorInfo(message=err or f"fakellm rule {rule_name!r} answered with status {spec.status}")
-                else:
-                    reply.error = ErrorInfo(
-                        message=err.message,
-                        type=err.type,
-                        code=None if err.code is None else str(err.code),
-                        param=err.param,
-                    )
-                return reply
-            reply.status = spec.status
-            reply.tool_calls = [
+                return _error_reply(spec, rule_name, n)
+            content = spec.content
+            tool_calls = [
                 ToolCall(
                     name=tc.name,
                     arguments=tc.arguments if isinstance(tc.arguments, str) else json.dumps(tc.arguments),
                     id=tc.id or "",
                 )
-                for tc in spec.tool_calls or ()
-            ]
-            reply.content = spec.content
-            if spec.thinking is not None and request.thinking:
-                reply.thinking = spec.thinking
-            reply.embedding = spec.embedding
-        if reply.content is None and not reply.tool_calls and request.generates_text:
-            reply.content = deterministic_echo(request.body, request.model)
-
-        if reply.content:
+                for tc in spec.tool_calls
+            ] if spec.tool_calls else []
+            thinking = spec.thinking if spec.thinking is not None and request.thinking else None
+        if content is None and not tool_calls and request.generates_text:
+            content = deterministic_echo(request.body, request.model)
+        reply = Reply(
+            status=spec.status if spec is not None else 200,
+            content=content,
+            tool_calls=tool_calls,
+            thinking=thinking,
+            finish_reason=TOOL_CALLS if tool_calls else STOP,
+            rule=rule_name,
+            n=n,
+            headers={k.lower(): str(v) for k, v in spec.headers.items()} if spec is not None and spec.headers else {},
+            embedding=spec.embedding if spec is not None else None,
+        )
+        if content and (request.stop or request.max_tokens is not None):
             self._apply_limits(request, reply)
-        if reply.tool_calls and reply.finish_reason == STOP:
-            reply.finish_reason = TOOL_CALLS
 
-        out_tokens = tokens.count(reply.content or "") + tokens.count(reply.thinking or "")
-        for call in reply.tool_calls:
+        out_tokens = tokens.count(reply.content) if reply.content else 0
+        if thinking:
+            out_tokens += tokens.count(thinking)
+        for call in tool_calls:
             out_tokens += tokens.count(call.name) + tokens.count(call.arguments)
         # With `n > 1` every choice is generated, so (as the real API) each one counts.
-        reply.usage = Usage(input_tokens=input_tokens(request), output_tokens=out_tokens * reply.n)
+        reply.usage = Usage(input_tokens(request), out_tokens * n)
 
         if spec is not None:
             if spec.finish_reason is not None:

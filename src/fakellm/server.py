@@ -152,13 +152,13 @@ class FakeLLMApp:
 
         events: list[bytes] | None = None  # a stream's events, for the delivery layer
         try:
-            reply, entry = engine.handle(request)
+            reply, entry = engine.handle(request, raw)
             if len(raw) > defaults.journal_body_bytes:
                 entry.drop_body(len(raw), defaults.journal_body_bytes)
             headers_out.append((_CONV_HEADER, reply.conversation_id.encode()))
             for name, value in reply.headers.items():
                 headers_out.append((name.encode("latin-1"), value.encode("latin-1")))
-            response_id = engine.next_id()
+            response_id = request_id[4:]  # one id per request: req_X, chatcmpl-X, msg_X, ...
             if reply.tool_calls:
                 _assign_tool_call_ids(adapter, reply, response_id)
             if reply.error is not None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter, OrderedDict, deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
+
+import orjson
 
 if TYPE_CHECKING:
     from .model import Message, Reply, Request
@@ -153,51 +155,44 @@ class BucketStore:
 class JournalEntry:
     """One LLM request as fakellm saw and answered it.
 
-    Recording keeps references to the neutral request and reply; the journal's
-    dict shapes (redacted headers, tool calls, error) are built only when read,
-    so the request path pays for a few attribute stores, not a dict of dicts.
+    Recording is cheap on the request path: the entry keeps the raw body bytes,
+    the header dict and the reply, and builds the journal's dict shapes (parsed
+    body, redacted headers, tool calls, error) only when read. Keeping bytes
+    rather than the parsed body also matters when the ring buffer evicts an old
+    entry: freeing one bytes object is cheap, freeing a parsed body's many
+    small objects a thousand requests later is not.
     """
 
-    __slots__ = ("id", "time", "conversation_id", "turn", "rule", "_request", "_reply", "_explanation",
-                 "latency_ms")
+    __slots__ = ("id", "time", "api", "path", "model", "stream", "conversation_id", "turn", "rule",
+                 "_body", "_headers", "_reply", "_explanation", "latency_ms")
 
     def __init__(self, id: int, time: float, request: Request, reply: Reply,
-                 explanation: MissExplanation | None = None):
+                 explanation: MissExplanation | None = None, raw_body: bytes | None = None):
         self.id = id
         self.time = time
+        self.api = request.api
+        self.path = request.path
+        self.model = request.model
+        self.stream = request.stream
         self.conversation_id = reply.conversation_id
         self.turn = reply.turn
         self.rule = reply.rule
-        self._request = request
+        self._body: bytes | dict[str, Any] = raw_body if raw_body is not None else request.body
+        self._headers = request.headers
         self._reply = reply
         self._explanation = explanation
         self.latency_ms: float | None = None  # for the dashboard and stats, not part of the journal format
 
     @property
-    def api(self) -> str:
-        return self._request.api
-
-    @property
-    def path(self) -> str:
-        return self._request.path
-
-    @property
-    def model(self) -> str:
-        return self._request.model
-
-    @property
-    def stream(self) -> bool:
-        return self._request.stream
-
-    @property
     def request(self) -> dict[str, Any]:
         """The request body as sent."""
-        return self._request.body
+        body = self._body
+        return orjson.loads(body) if isinstance(body, bytes) else body
 
     @property
     def headers(self) -> dict[str, str]:
         """The request headers, secrets redacted."""
-        return redact(self._request.headers)
+        return redact(self._headers)
 
     @property
     def status(self) -> int:
@@ -226,7 +221,7 @@ class JournalEntry:
     def drop_body(self, size: int, limit: int) -> None:
         """Forget a large request body, so the journal's memory stays bounded in bytes too."""
         note = f"request body of {size} bytes not kept in the journal (defaults.journal_body_bytes: {limit})"
-        self._request = replace(self._request, body={"_fakellm": note}, messages=[])
+        self._body = {"_fakellm": note}
 
     def as_dict(self) -> dict[str, Any]:
         out = {
@@ -338,9 +333,10 @@ class MemoryState:
         return n
 
     # -- journal and stats
-    def record(self, request: Request, reply: Reply, explanation: MissExplanation | None = None) -> JournalEntry:
+    def record(self, request: Request, reply: Reply, explanation: MissExplanation | None = None,
+               raw_body: bytes | None = None) -> JournalEntry:
         now = time.time()
-        entry = JournalEntry(self._next_entry_id, now, request, reply, explanation)
+        entry = JournalEntry(self._next_entry_id, now, request, reply, explanation, raw_body)
         self._next_entry_id += 1
         self.journal.append(entry)
         stats = self.stats

@@ -82,6 +82,11 @@ def system_text(system: Any) -> str:
 def parse_messages(raw_messages: list[Any]) -> list[Message]:
     out = []
     for i, raw in enumerate(raw_messages):
+        if type(raw) is dict:  # the common case first: a plain string message
+            role, content = raw.get("role"), raw.get("content")
+            if type(content) is str and (role == "user" or role == "assistant"):
+                out.append(Message(role=role, text=content))
+                continue
         where = f"messages.{i}"
         if not isinstance(raw, dict):
             raise InvalidRequest(f"{where}: Input should be an object", param=where)
@@ -140,12 +145,12 @@ def parse_body(body: dict[str, Any], *, need_max_tokens: bool) -> tuple[str, lis
     if system:
         messages.insert(0, Message(role="system", text=system))
     tools = []
-    for i, tool in enumerate(check(body, "tools", list, "a valid list") or ()):
+    for i, tool in enumerate(check(body, "tools", list, "a valid list") or () if "tools" in body else ()):
         if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
             raise InvalidRequest(f"tools.{i}.name: Field required", param=f"tools.{i}.name")
         check(tool, "input_schema", dict, "a valid dictionary", f"tools.{i}.")
         tools.append(tool["name"])
-    thinking = check(body, "thinking", dict, "an object")
+    thinking = check(body, "thinking", dict, "an object") if "thinking" in body else None
     thinking_on = bool(thinking) and thinking.get("type") in ("enabled", "adaptive")
     return model, messages, tools, thinking_on
 
@@ -179,7 +184,7 @@ class AnthropicMessages:
             tools=tools,
             stream=stream,
             max_tokens=body["max_tokens"],
-            stop=stop_sequences(body.get("stop_sequences")),
+            stop=stop_sequences(body.get("stop_sequences")) if "stop_sequences" in body else [],
             thinking=thinking,
         )
 

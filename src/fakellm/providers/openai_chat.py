@@ -70,6 +70,19 @@ def text_of(content: Any, where: str) -> str:
     raise InvalidRequest(f"{where}: Input should be a string or an array of content parts", param=where)
 
 
+_PLAIN_ROLES = frozenset({"system", "developer", "user"})
+
+
+def _plain_message(raw: Any) -> Message | None:
+    """The common message, `{"role": "user", "content": "text"}`, without the general checks."""
+    if type(raw) is dict and len(raw) == 2:
+        role = raw.get("role")
+        content = raw.get("content")
+        if type(content) is str and type(role) is str and role in _PLAIN_ROLES:
+            return Message(role=role, text=content)
+    return None
+
+
 class OpenAIChat:
     api = "openai.chat"
     request_id_header = "x-request-id"
@@ -78,14 +91,18 @@ class OpenAIChat:
     tool_call_id_prefix = "call_"
 
     def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
-        model = require(body, "model", str, "a valid string")
-        raw_messages = require(body, "messages", list, "a valid array")
+        model = body.get("model")
+        if type(model) is not str:
+            model = require(body, "model", str, "a valid string")
+        raw_messages = body.get("messages")
+        if type(raw_messages) is not list:
+            raw_messages = require(body, "messages", list, "a valid array")
         if not raw_messages:
             raise InvalidRequest("messages: [] is too short - 'messages'", param="messages")
-        messages = [self._message(m, i) for i, m in enumerate(raw_messages)]
+        messages = [_plain_message(m) or self._message(m, i) for i, m in enumerate(raw_messages)]
 
         tools = []
-        for i, tool in enumerate(check(body, "tools", list, "a valid array") or ()):
+        for i, tool in enumerate(check(body, "tools", list, "a valid array") or () if "tools" in body else ()):
             if not isinstance(tool, dict):
                 raise InvalidRequest(f"tools[{i}]: Input should be an object", param=f"tools[{i}]")
             kind = tool.get("type", "function")
@@ -98,15 +115,20 @@ class OpenAIChat:
             check(fn, "parameters", dict, "a valid object", f"tools[{i}].function.")
             tools.append(name)
 
-        stream = check(body, "stream", bool, "a valid boolean") or False
-        stream_options = check(body, "stream_options", dict, "an object")
-        if stream_options:
-            check(stream_options, "include_usage", bool, "a valid boolean", "stream_options.")
-        n = positive_int(body, "n") or 1
-        if n > 128:
-            raise InvalidRequest("n: Input should be less than or equal to 128", param="n")
-        max_tokens = positive_int(body, "max_completion_tokens")
-        if max_tokens is None:
+        stream = body.get("stream")
+        if stream is not True and stream is not None:
+            stream = check(body, "stream", bool, "a valid boolean") or False
+        if "stream_options" in body:
+            stream_options = check(body, "stream_options", dict, "an object")
+            if stream_options:
+                check(stream_options, "include_usage", bool, "a valid boolean", "stream_options.")
+        n = 1
+        if "n" in body:
+            n = positive_int(body, "n") or 1
+            if n > 128:
+                raise InvalidRequest("n: Input should be less than or equal to 128", param="n")
+        max_tokens = positive_int(body, "max_completion_tokens") if "max_completion_tokens" in body else None
+        if max_tokens is None and "max_tokens" in body:
             max_tokens = positive_int(body, "max_tokens")
         return Request(
             api=self.api,
@@ -116,9 +138,9 @@ class OpenAIChat:
             body=body,
             path=path,
             tools=tools,
-            stream=stream,
+            stream=bool(stream),
             max_tokens=max_tokens,
-            stop=stop_list(body.get("stop"), "stop"),
+            stop=stop_list(body.get("stop"), "stop") if "stop" in body else [],
             n=n,
         )
 
@@ -173,7 +195,10 @@ class OpenAIChat:
                 {"id": call_id(c, response_id, k), "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                 for k, c in enumerate(reply.tool_calls)
             ]
-        choices = [{"index": i, "message": message, "logprobs": None, "finish_reason": finish} for i in range(reply.n)]
+        if reply.n == 1:
+            choices = [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}]
+        else:
+            choices = [{"index": i, "message": message, "logprobs": None, "finish_reason": finish} for i in range(reply.n)]
         return dumps({
             "id": "chatcmpl-" + response_id,
             "object": "chat.completion",
@@ -239,17 +264,23 @@ def call_id(call: ToolCall, response_id: str, k: int) -> str:
     return call.id or f"call_{response_id}{k}"
 
 
+# Shared (never mutated) detail objects for the common all-zero case.
+_NO_PROMPT_DETAILS = {"cached_tokens": 0, "audio_tokens": 0}
+_NO_COMPLETION_DETAILS = {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0,
+                          "rejected_prediction_tokens": 0}
+
+
 def usage(reply: Reply) -> dict[str, Any]:
     u = reply.usage
     return {
         "prompt_tokens": u.input_tokens,
         "completion_tokens": u.output_tokens,
-        "total_tokens": u.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": u.cached_tokens, "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": u.reasoning_tokens,
-            "audio_tokens": 0,
-            "accepted_prediction_tokens": 0,
-            "rejected_prediction_tokens": 0,
-        },
+        "total_tokens": u.input_tokens + u.output_tokens,
+        "prompt_tokens_details": (
+            {"cached_tokens": u.cached_tokens, "audio_tokens": 0} if u.cached_tokens else _NO_PROMPT_DETAILS
+        ),
+        "completion_tokens_details": (
+            {**_NO_COMPLETION_DETAILS, "reasoning_tokens": u.reasoning_tokens} if u.reasoning_tokens
+            else _NO_COMPLETION_DETAILS
+        ),
     }

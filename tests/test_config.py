@@ -688,3 +688,25 @@ def test_config_error_from_python_dicts_names_the_place():
         config_from_data({"rules": [{"name": "r", "whne": {}}]}, "my_test.py")
     [problem] = info.value.problems
     assert str(problem) == "my_test.py: rules[0] (r): unknown key 'whne' in rule (did you mean 'when'?)"
+
+
+def test_model_matches_globs_like_0_3_5_only_star_is_a_wildcard():
+    from helpers import app_from, openai_client
+
+    client = openai_client(app_from("""
+rules:
+  - name: literal
+    when: {model_matches: "gpt-4?[x]*"}
+    respond: {content: literal}
+  - name: star
+    when: {model_matches: "claude-*-sonnet-*"}
+    respond: {content: star}
+"""))
+
+    def answer(model: str) -> str:
+        return client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}]).choices[0].message.content
+
+    assert answer("gpt-4?[x]-turbo") == "literal"  # `?` and `[x]` are plain characters
+    assert answer("gpt-4o") != "literal" and answer("gpt-4ax") != "literal"
+    assert answer("claude-3-5-sonnet-latest") == "star"
+    assert answer("claude-sonnet") != "star"

@@ -332,6 +332,18 @@ rules:
     assert (code, warnings) == (0, [])
 
 
+def test_check_does_not_call_a_rule_with_a_probability_a_shadow(tmp_path):
+    code, warnings = check(tmp_path, """
+rules:
+  - name: sometimes_503
+    probability: 0.1
+    respond: {status: 503}
+  - name: otherwise
+    respond: {content: ok}
+""")
+    assert (code, warnings) == (0, [])
+
+
 @pytest.mark.parametrize("when, expected", [
     ("{turn: 3, turn_in: [1, 2]}", "can never fire: turn 3 is outside turn_in [1, 2]"),
     ("{turn: 1, previous_message_role: tool}", "can never fire: on turn 1 no tool message"),

@@ -63,13 +63,14 @@ def deterministic_echo(body: dict[str, Any], model: str | None = None) -> str:
 
 def input_tokens(request: Request) -> int:
     """Prompt size, counted the same way for every provider and stream mode."""
+    count = tokens.counter(request.api)
     total = 0
     for m in request.messages:
-        total += tokens.count(m.text)
+        total += count(m.text)
         for result in m.tool_results:
-            total += tokens.count(result)
+            total += count(result)
         for call in m.tool_calls:
-            total += tokens.count(call.name) + tokens.count(call.arguments)
+            total += count(call.name) + count(call.arguments)
     return total
 
 
@@ -232,11 +233,12 @@ class Engine:
         if content and (request.stop or request.max_tokens is not None):
             self._apply_limits(request, reply)
 
-        out_tokens = tokens.count(reply.content) if reply.content else 0
+        count = tokens.counter(request.api)
+        out_tokens = count(reply.content) if reply.content else 0
         if thinking:
-            out_tokens += tokens.count(thinking)
+            out_tokens += count(thinking)
         for call in tool_calls:
-            out_tokens += tokens.count(call.name) + tokens.count(call.arguments)
+            out_tokens += count(call.name) + count(call.arguments)
         # With `n > 1` every choice is generated, so (as the real API) each one counts.
         reply.usage = Usage(input_tokens(request), out_tokens * n)
 
@@ -263,8 +265,8 @@ class Engine:
                 text = text[:cut]
                 reply.finish_reason = STOP_SEQUENCE
                 reply.stop_sequence = hit
-        if request.max_tokens is not None and tokens.count(text) > request.max_tokens:
-            text = tokens.truncate(text, request.max_tokens)
+        if request.max_tokens is not None and tokens.counter(request.api)(text) > request.max_tokens:
+            text = tokens.truncate(text, request.max_tokens, tokens.counter(request.api))
             reply.finish_reason = LENGTH
             reply.stop_sequence = None
         reply.content = text

@@ -84,8 +84,9 @@ def lint(config: Config) -> list[Problem]:
             continue  # already reported above: it can never fire at all
         for i in range(j):
             earlier = rules[i]
-            if earlier.times is not None or i in impossible or _turns(earlier)[0] > _turns(earlier)[1]:
-                continue  # a limited or impossible rule hides nothing
+            chancy = earlier.probability is not None and earlier.probability < 1
+            if earlier.times is not None or chancy or i in impossible or _turns(earlier)[0] > _turns(earlier)[1]:
+                continue  # a limited, sometimes-skipped or impossible rule hides nothing
             conds = _conditions(earlier)
             low, high = _turns(earlier)
             if low <= later_low and later_high <= high and all(later_conds.get(k) == v for k, v in conds.items()):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 from .http import Receive, Send
 
@@ -34,13 +34,13 @@ class Router:
                 return
         self._patterns.append((re.compile(regex), {method: handler}))
 
-    def find(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], list[str]]:
-        """The handler and path parameters, or None and the methods the path allows."""
+    def find(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], Sequence[str]]:
+        """The handler and path parameters, or None and the methods the path allows (for a 405)."""
         methods = self._exact.get(path)
         if methods is not None:
             handler = _pick(methods, method)
             if handler is not None:
-                return handler, {}, sorted(methods)
+                return handler, {}, ()
         allowed = set(methods or ())
         # Several patterns may match one path (e.g. GET /v1/models/{id} and a POST
         # /{version}/models/{model}); the first that serves this method wins.
@@ -50,7 +50,7 @@ class Router:
                 continue
             handler = _pick(candidate, method)
             if handler is not None:
-                return handler, m.groupdict(), sorted(candidate)
+                return handler, m.groupdict(), ()
             allowed.update(candidate)
         return None, {}, sorted(allowed)
 

@@ -7,7 +7,6 @@ can also say, for a request it rejected, what the request had instead.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from dataclasses import dataclass
@@ -128,7 +127,8 @@ def _conditions(when: Any) -> list[Condition]:
         ))
     if when.model_matches is not None:
         glob = when.model_matches
-        regex = re.compile(fnmatch.translate(glob))
+        # As in fakellm 0.3.5: `*` matches any run of characters, everything else itself.
+        regex = re.compile("^" + ".*".join(re.escape(part) for part in glob.split("*")) + "$")
         out.append(Condition(
             f"model_matches {_q(glob)}", 1,
             lambda c: regex.match(c.request.model) is not None,

@@ -22,32 +22,57 @@ _chunk_size: ContextVar[int | None] = ContextVar("fakellm_chunk_size", default=N
 
 
 def load_accurate_encoding() -> bool:
-    """Try to load tiktoken's encoding; return whether counts are now accurate.
+    """Try to load tiktoken's encoding from the local cache; return whether OpenAI counts are now accurate.
 
-    Quietly keeps the approximation when tiktoken is missing or its encoding
-    cannot be loaded (e.g. no cached file and no network).
+    Never downloads: when tiktoken is missing, or its encoding file is not in
+    tiktoken's cache (TIKTOKEN_CACHE_DIR), the approximation quietly stays.
     """
     global _encode
     if _encode is not None:
         return True
     try:
         import tiktoken
+        import tiktoken.load
+    except ImportError:
+        return False
+    fetch = tiktoken.load.read_file
 
+    def local_only(blobpath: str) -> bytes:
+        if "://" in blobpath and not blobpath.startswith("file://"):
+            raise OSError("not in tiktoken's local cache, and fakellm does not download")
+        return fetch(blobpath)
+
+    tiktoken.load.read_file = local_only
+    try:
         _encode = tiktoken.get_encoding("o200k_base").encode
-    except Exception:
+    except Exception:  # any failure keeps the approximation; a mock must start regardless
         _encode = None
+    finally:
+        tiktoken.load.read_file = fetch
     return _encode is not None
 
 
 def count(text: str) -> int:
+    """Approximate tokens: about four characters a token (fakellm 0.3.5), at least 1 for any text."""
     if not text:
         return 0
-    if _encode is not None:
-        try:
-            return max(1, len(_encode(text)))
-        except Exception:
-            pass
     return max(1, len(text) // 4)
+
+
+def _count_accurately(text: str) -> int:
+    if not text:
+        return 0
+    try:
+        return max(1, len(_encode(text)))  # type: ignore[misc]
+    except Exception:  # tiktoken rejects some inputs (special tokens); approximate those
+        return count(text)
+
+
+def counter(api: str) -> Callable[[str], int]:
+    """The token counter for an API: tiktoken's for OpenAI when it is loaded, else the approximation."""
+    if _encode is not None and api.startswith("openai"):
+        return _count_accurately
+    return count
 
 
 def pieces(text: str, size: int | None = None) -> list[str]:
@@ -61,13 +86,13 @@ def pieces(text: str, size: int | None = None) -> list[str]:
     return _PIECE.findall(text)
 
 
-def truncate(text: str, max_tokens: int) -> str:
+def truncate(text: str, max_tokens: int, count_tokens: Callable[[str], int] = count) -> str:
     """The longest prefix of `text` made of whole pieces that counts at most `max_tokens`."""
-    if count(text) <= max_tokens:
+    if count_tokens(text) <= max_tokens:
         return text
     out = ""
     for piece in _PIECE.findall(text):
-        if count(out + piece) > max_tokens:
+        if count_tokens(out + piece) > max_tokens:
             break
         out += piece
     return out

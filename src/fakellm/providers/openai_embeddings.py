@@ -107,7 +107,8 @@ class OpenAIEmbeddings:
         encode = vectors.to_base64 if request.base64 else (lambda v: v)
         prompt_tokens = reply.usage.input_tokens
         if any(not isinstance(item, str) for item in request.inputs):
-            prompt_tokens = sum(len(item) if isinstance(item, list) else tokens.count(item) for item in request.inputs)
+            count = tokens.counter(request.api)
+            prompt_tokens = sum(len(item) if isinstance(item, list) else count(item) for item in request.inputs)
         return dumps({
             "object": "list",
             "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vectors_out)],

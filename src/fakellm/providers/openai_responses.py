@@ -60,6 +60,7 @@ class OpenAIResponses:
     # The events that carry content; the delivery layer paces and cuts streams at them.
     content_event_markers = (b"event: response.output_text.delta", b"event: response.function_call_arguments.delta",
                              b"event: response.reasoning_summary_text.delta")
+    tool_call_id_prefix = "call_"  # the function_call items' call_id, so the journal shows it
 
     def __init__(self, store: Callable[[], ResponseStore]):
         # A getter: the store belongs to the app's state, which outlives this adapter's creation.

@@ -127,7 +127,7 @@ async def requests(app: FakeLLMApp, scope, receive, params):
     entries = entries[-limit:]
     return _json(200, {"requests": [e.as_dict() for e in entries],
                        "oldest_id": journal[0].id if journal else None,
-                       "latency_ms": {e.id: e.latency_ms for e in entries}})
+                       "latency_ms": {e.id: None if e.latency_ms is None else round(e.latency_ms, 3) for e in entries}})
 
 
 def _entries_after(journal, after: int) -> list:

@@ -189,7 +189,7 @@ class FakeLLMApp:
             await delivery.respond(reply.delivery, send, receive, status, body, ctype, headers_out, events,
                                    adapter, request_id)
         elapsed = time.perf_counter() - started
-        entry.latency_ms = round(elapsed * 1000, 3)
+        entry.latency_ms = elapsed * 1000
         self.metrics.observe(entry.api, entry.rule, status, entry.stream, elapsed)
 
 

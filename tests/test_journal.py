@@ -122,6 +122,20 @@ def test_journal_is_a_bounded_ring_buffer(llm):
     assert [e["request"]["messages"][0]["content"] for e in journal(llm)] == ["m2", "m3", "m4"]
 
 
+def test_journal_does_not_keep_bodies_over_journal_body_bytes(llm):
+    llm.set_config({"defaults": {"journal_body_bytes": 2000}, "rules": [{"respond": {"content": "ok"}}]})
+    llm.reset()
+    client = openai.OpenAI(base_url=llm.openai_base_url, api_key="x", max_retries=0)
+    big = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x" * 5000}])
+    small = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "small"}])
+    assert big.choices[0].message.content == small.choices[0].message.content == "ok"
+    first, second = journal(llm)
+    assert "not kept in the journal" in first["request"]["_fakellm"]
+    assert "journal_body_bytes: 2000" in first["request"]["_fakellm"]
+    assert first["reply"]["content"] == "ok" and first["model"] == "gpt-4o"
+    assert second["request"]["messages"][0]["content"] == "small"
+
+
 def test_streamed_request_is_journaled_with_its_reply(fresh):
     client = openai.OpenAI(base_url=fresh.openai_base_url, api_key="x", max_retries=0)
     chunks = list(client.chat.completions.create(

@@ -11,7 +11,7 @@ import itertools
 import json
 import os
 import random
-from typing import Any
+from typing import Any, Callable
 
 from . import tokens
 from .catalog import Catalog
@@ -72,6 +72,29 @@ def input_tokens(request: Request) -> int:
         for call in m.tool_calls:
             total += count(call.name) + count(call.arguments)
     return total
+
+
+def _apply_limits(request: Request, text: str, finish: str,
+                  count: Callable[[str], int]) -> tuple[str, str, str | None]:
+    """Stop sequences cut the reply; a max_tokens smaller than it truncates it.
+
+    Returns the text, the finish reason and the stop sequence that cut it (if one did).
+    """
+    stop_sequence = None
+    if request.stop:
+        cut = len(text)
+        for seq in request.stop:
+            if seq:
+                at = text.find(seq)
+                if 0 <= at < cut:
+                    cut, stop_sequence = at, seq
+        if stop_sequence is not None:
+            text = text[:cut]
+            finish = STOP_SEQUENCE
+    if request.max_tokens is not None and count(text) > request.max_tokens:
+        text = tokens.truncate(text, request.max_tokens, count)
+        finish, stop_sequence = LENGTH, None
+    return text, finish, stop_sequence
 
 
 def _error_reply(spec: RespondSpec, rule_name: str | None, n: int) -> Reply:
@@ -219,29 +242,30 @@ class Engine:
             thinking = spec.thinking if spec.thinking is not None and request.thinking else None
         if content is None and not tool_calls and request.generates_text:
             content = deterministic_echo(request.body, request.model)
+        finish, stop_sequence = (TOOL_CALLS if tool_calls else STOP), None
+        count = tokens.counter(request.api)
+        if content and (request.stop or request.max_tokens is not None):
+            content, finish, stop_sequence = _apply_limits(request, content, finish, count)
+
+        out_tokens = count(content) if content else 0
+        if thinking:
+            out_tokens += count(thinking)
+        for call in tool_calls:
+            out_tokens += count(call.name) + count(call.arguments)
         reply = Reply(
             status=spec.status if spec is not None else 200,
             content=content,
             tool_calls=tool_calls,
             thinking=thinking,
-            finish_reason=TOOL_CALLS if tool_calls else STOP,
+            finish_reason=finish,
+            stop_sequence=stop_sequence,
+            # With `n > 1` every choice is generated, so (as the real API) each one counts.
+            usage=Usage(input_tokens(request), out_tokens * n),
             rule=rule_name,
             n=n,
             headers={k.lower(): str(v) for k, v in spec.headers.items()} if spec is not None and spec.headers else {},
             embedding=spec.embedding if spec is not None else None,
         )
-        if content and (request.stop or request.max_tokens is not None):
-            self._apply_limits(request, reply)
-
-        count = tokens.counter(request.api)
-        out_tokens = count(reply.content) if reply.content else 0
-        if thinking:
-            out_tokens += count(thinking)
-        for call in tool_calls:
-            out_tokens += count(call.name) + count(call.arguments)
-        # With `n > 1` every choice is generated, so (as the real API) each one counts.
-        reply.usage = Usage(input_tokens(request), out_tokens * n)
-
         if spec is not None:
             if spec.finish_reason is not None:
                 reply.finish_reason = spec.finish_reason
@@ -249,24 +273,3 @@ class Engine:
                 for key, value in spec.usage.model_dump(exclude_none=True).items():
                     setattr(reply.usage, key, value)
         return reply
-
-    @staticmethod
-    def _apply_limits(request: Request, reply: Reply) -> None:
-        """Stop sequences cut the reply; a max_tokens smaller than it truncates it."""
-        text = reply.content or ""
-        if request.stop:
-            cut, hit = len(text), None
-            for seq in request.stop:
-                if seq:
-                    at = text.find(seq)
-                    if 0 <= at < cut:
-                        cut, hit = at, seq
-            if hit is not None:
-                text = text[:cut]
-                reply.finish_reason = STOP_SEQUENCE
-                reply.stop_sequence = hit
-        if request.max_tokens is not None and tokens.counter(request.api)(text) > request.max_tokens:
-            text = tokens.truncate(text, request.max_tokens, tokens.counter(request.api))
-            reply.finish_reason = LENGTH
-            reply.stop_sequence = None
-        reply.content = text

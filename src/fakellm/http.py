@@ -21,11 +21,13 @@ class ClientGone(Exception):
     pass
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
+async def read_body(receive: Receive, limit: int, first: dict[str, Any] | None = None) -> bytes:
+    """The request body, at most `limit` bytes; `first` is a message already received."""
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
+        message = first if first is not None else await receive()
+        first = None
         if message["type"] == "http.disconnect":
             raise ClientGone()
         chunk = message.get("body", b"")

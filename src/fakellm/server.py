@@ -7,6 +7,7 @@ the whole response (a JSON body, or every SSE event of a stream) in one send.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from pathlib import Path
@@ -118,10 +119,16 @@ class FakeLLMApp:
         started = time.perf_counter()
         engine = self.engine
         request_id = "req_" + engine.next_id()
-        headers_out = [(adapter.request_id_header.encode(), request_id.encode())]
-        defaults = self.engine.config.spec.defaults
+        headers_out = [(_header_name(adapter.request_id_header), request_id.encode())]
+        defaults = engine.config.spec.defaults
         try:
-            raw = await read_body(receive, defaults.max_body_bytes)
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body"):
+                raw = message.get("body", b"")  # the whole body in one message: the usual case
+                if len(raw) > defaults.max_body_bytes:
+                    raise BodyTooLarge()
+            else:
+                raw = await read_body(receive, defaults.max_body_bytes, first=message)
         except ClientGone:
             return
         except BodyTooLarge:
@@ -191,6 +198,11 @@ class FakeLLMApp:
         elapsed = time.perf_counter() - started
         entry.latency_ms = elapsed * 1000
         self.metrics.observe(entry.api, entry.rule, status, entry.stream, elapsed)
+
+
+@functools.lru_cache(maxsize=64)
+def _header_name(name: str) -> bytes:
+    return name.encode()
 
 
 def _decode_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -38,15 +38,19 @@ def conversation_id_for(request: Request) -> str:
         return request.conversation_id
     for message in request.messages:
         if message.role == "user" and not message.is_tool_result:
-            return _conversation_id_of_text(message.text)
+            text = message.text
+            # Memoize short texts only, so the cache stays small in bytes too.
+            return _conversation_id_of_text(text) if len(text) <= 4096 else _hash_id(text)
     serialized = json.dumps(request.body, sort_keys=True, default=str)
     return "anon-" + hashlib.sha256(serialized.encode()).hexdigest()[:12]
 
 
-@functools.lru_cache(maxsize=4096)
-def _conversation_id_of_text(text: str) -> str:
-    # An agent's turns and a suite's repeated tests send the same first message again and again.
+def _hash_id(text: str) -> str:
     return "conv-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# An agent's turns and a suite's repeated tests send the same first message again and again.
+_conversation_id_of_text = functools.lru_cache(maxsize=4096)(_hash_id)
 
 
 def deterministic_echo(body: dict[str, Any], model: str | None = None) -> str:

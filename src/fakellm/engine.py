@@ -14,10 +14,11 @@ import random
 from typing import Any, Callable
 
 from . import tokens
+from .answers import FALLBACK, Answer
 from .catalog import Catalog
 from .config import Config, RespondSpec
 from .delivery import Plans
-from .model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Reply, Request, ToolCall, Usage
+from .model import LENGTH, STOP_SEQUENCE, ErrorInfo, Reply, Request, ToolCall, Usage
 from .rules import CompiledRule, MatchContext, MissExplanation, compile_rules, explain_miss
 from .ratelimit import Limits
 from .state import JournalEntry, MemoryState
@@ -101,18 +102,6 @@ def _apply_limits(request: Request, text: str, finish: str,
     return text, finish, stop_sequence
 
 
-def _error_reply(spec: RespondSpec, rule_name: str | None, n: int) -> Reply:
-    """A rule's error answer (status >= 400)."""
-    err = spec.error
-    if isinstance(err, str) or err is None:
-        error = ErrorInfo(message=err or f"fakellm rule {rule_name!r} answered with status {spec.status}")
-    else:
-        error = ErrorInfo(message=err.message, type=err.type, code=None if err.code is None else str(err.code),
-                          param=err.param)
-    headers = {k.lower(): str(v) for k, v in spec.headers.items()} if spec.headers else {}
-    return Reply(status=spec.status, error=error, rule=rule_name, n=n, headers=headers)
-
-
 class Engine:
     """Matches requests against the active config and keeps conversation state."""
 
@@ -120,6 +109,7 @@ class Engine:
         d = config.defaults
         self.state = state or MemoryState(d.max_conversations, d.max_tool_results, d.journal_size, d.max_responses)
         self.config = config
+        self.defaults = d
         self.rules: list[CompiledRule] = compile_rules(config)
         self.catalog = Catalog(config.spec.models)
         self._turns_by_request = d.turns == "requests"
@@ -139,7 +129,7 @@ class Engine:
         rules = compile_rules(config)
         self.state.resize(d.max_conversations, d.max_tool_results, d.journal_size, d.max_responses)
         self.state.clear_rule_counters()
-        self.config, self.rules = config, rules
+        self.config, self.rules, self.defaults = config, rules, d
         self.catalog = Catalog(config.spec.models)
         self._turns_by_request = d.turns == "requests"
         self._strict = d.fallback == "error"
@@ -176,15 +166,17 @@ class Engine:
 
         ctx = MatchContext(request, turn, history)
         matched: CompiledRule | None = None
-        exhausted: dict[int, int] = {}
+        exhausted: dict[int, int] | None = None  # rules that matched but used up their `times`
         limited: Reply | None = None  # a rate limit's 429, instead of the answer
         for rule in self.rules:
             if not rule.matches(ctx):
                 continue
-            if rule.spec.probability is not None and self._chance.random() >= rule.spec.probability:
+            if rule.probability is not None and self._chance.random() >= rule.probability:
                 continue
             hits = conv.rule_hits.get(rule.index, 0)
             if rule.times is not None and hits >= rule.times:
+                if exhausted is None:
+                    exhausted = {}
                 exhausted[rule.index] = rule.times
                 continue
             limited = self.limits.admit(request, rule.index) if self._traffic else None
@@ -201,10 +193,11 @@ class Engine:
             reply = limited
             reply.rule = matched.name if matched is not None else None
         elif matched is not None:
-            spec = matched.respond_for(hits)
-            reply = self._reply(request, spec, matched.name)
+            answer = matched.respond_for(hits)
+            spec = answer.spec
+            reply = self._reply(request, answer, matched.name)
         else:
-            explanation = explain_miss(self.rules, ctx, exhausted)
+            explanation = explain_miss(self.rules, ctx, exhausted or {})
             if self._strict:
                 reply = Reply(
                     status=404,
@@ -217,7 +210,7 @@ class Engine:
                     headers={"x-should-retry": "false"},
                 )
             else:
-                reply = self._reply(request, None, None)
+                reply = self._reply(request, FALLBACK, None)
         if limited is None and self._traffic:
             reply.delivery = self.plans.get(spec)
             self.limits.settle(request, reply, matched.index if matched is not None else None)
@@ -227,53 +220,26 @@ class Engine:
         entry = self.state.record(request, reply, explanation, raw_body)
         return reply, entry
 
-    def _reply(self, request: Request, spec: RespondSpec | None, rule_name: str | None) -> Reply:
+    def _reply(self, request: Request, answer: Answer, rule_name: str | None) -> Reply:
         n = request.n if request.n > 1 else 1
-        if spec is None:
-            content, tool_calls, thinking = None, [], None
-        else:
-            if spec.status >= 400:
-                return _error_reply(spec, rule_name, n)
-            content = spec.content
-            tool_calls = [
-                ToolCall(
-                    name=tc.name,
-                    arguments=tc.arguments if isinstance(tc.arguments, str) else json.dumps(tc.arguments),
-                    id=tc.id or "",
-                )
-                for tc in spec.tool_calls
-            ] if spec.tool_calls else []
-            thinking = spec.thinking if spec.thinking is not None and request.thinking else None
+        if answer.error is not None:
+            return Reply(answer.status, error=answer.error, rule=rule_name, n=n,
+                         headers=dict(answer.headers) if answer.headers else {})
+        content = answer.content
+        tool_calls = [ToolCall(name, arguments, call_id) for name, arguments, call_id in answer.tool_calls]
+        thinking = answer.thinking if request.thinking else None
         if content is None and not tool_calls and request.generates_text:
             content = deterministic_echo(request.body, request.model)
-        finish, stop_sequence = (TOOL_CALLS if tool_calls else STOP), None
+        finish, stop_sequence = answer.finish_reason, None
         count = tokens.counter(request.api)
         if content and (request.stop or request.max_tokens is not None):
             content, finish, stop_sequence = _apply_limits(request, content, finish, count)
-
-        out_tokens = count(content) if content else 0
-        if thinking:
-            out_tokens += count(thinking)
-        for call in tool_calls:
-            out_tokens += count(call.name) + count(call.arguments)
-        reply = Reply(
-            status=spec.status if spec is not None else 200,
-            content=content,
-            tool_calls=tool_calls,
-            thinking=thinking,
-            finish_reason=finish,
-            stop_sequence=stop_sequence,
-            # With `n > 1` every choice is generated, so (as the real API) each one counts.
-            usage=Usage(input_tokens(request), out_tokens * n),
-            rule=rule_name,
-            n=n,
-            headers={k.lower(): str(v) for k, v in spec.headers.items()} if spec is not None and spec.headers else {},
-            embedding=spec.embedding if spec is not None else None,
-        )
-        if spec is not None:
-            if spec.finish_reason is not None:
-                reply.finish_reason = spec.finish_reason
-            if spec.usage is not None:
-                for key, value in spec.usage.model_dump(exclude_none=True).items():
-                    setattr(reply.usage, key, value)
-        return reply
+        if answer.finish_override is not None:
+            finish = answer.finish_override
+        out_tokens = (count(content) if content else 0) + answer.fixed_tokens(count, thinking is not None)
+        # With `n > 1` every choice is generated, so (as the real API) each one counts.
+        usage = Usage(input_tokens(request), out_tokens * n)
+        for key, value in answer.usage:
+            setattr(usage, key, value)
+        return Reply(answer.status, content, tool_calls, thinking, finish, stop_sequence, usage, None,
+                     dict(answer.headers) if answer.headers else {}, "", 1, rule_name, n, answer.embedding)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .answers import Answer
 from .apis import api_matches
 from .config import Config, RespondSpec, RuleSpec
 from .model import Message, Request
@@ -36,7 +37,8 @@ class MatchContext:
     def all_text(self) -> str:
         """Every message's text, lower-cased, joined (what `messages_contain` searches)."""
         if self._all is None:
-            self._all = " ".join(_searchable(m) for m in self.request.messages).lower()
+            self._all = " ".join([m.text if not m.tool_results else _searchable(m)
+                                  for m in self.request.messages]).lower()
         return self._all
 
     @property
@@ -215,28 +217,49 @@ def _explain_tool_results(c: MatchContext) -> str:
     return f"not found in the {_count(n, 'tool result')} of this conversation"
 
 
-@dataclass(slots=True)
 class CompiledRule:
-    index: int
-    name: str
-    conditions: list[Condition]
-    responds: list[RespondSpec]
-    times: int | None
-    cycle: bool
-    spec: RuleSpec
+    """A rule ready for the hot path: `matches(ctx)` tests its conditions, cheapest first."""
 
-    def matches(self, ctx: MatchContext) -> bool:
-        for cond in self.conditions:
-            if not cond.holds(ctx):
+    __slots__ = ("index", "name", "conditions", "responds", "answers", "times", "cycle", "probability", "spec",
+                 "matches")
+
+    def __init__(self, index: int, name: str, conditions: list[Condition], responds: list[RespondSpec],
+                 times: int | None, cycle: bool, spec: RuleSpec):
+        self.index = index
+        self.name = name
+        self.conditions = conditions
+        self.responds = responds
+        self.answers = [Answer(r, name) for r in responds]
+        self.times = times
+        self.cycle = cycle
+        self.probability = spec.probability
+        self.spec = spec
+        self.matches: Callable[[MatchContext], bool] = _all_hold(conditions)
+
+    def respond_for(self, hit: int) -> Answer:
+        """The answer for the `hit`-th match (0-based) within a conversation."""
+        answers = self.answers
+        n = len(answers)
+        if hit < n:
+            return answers[hit]
+        return answers[hit % n] if self.cycle else answers[-1]
+
+
+def _all_hold(conditions: list[Condition]) -> Callable[[MatchContext], bool]:
+    """One callable for a rule's conditions; one condition (the usual rule) is called directly."""
+    if not conditions:
+        return lambda ctx: True
+    if len(conditions) == 1:
+        return conditions[0].holds
+    checks = tuple(cond.holds for cond in conditions)
+
+    def all_hold(ctx: MatchContext) -> bool:
+        for holds in checks:
+            if not holds(ctx):
                 return False
         return True
 
-    def respond_for(self, hit: int) -> RespondSpec:
-        """The answer for the `hit`-th match (0-based) within a conversation."""
-        n = len(self.responds)
-        if hit < n:
-            return self.responds[hit]
-        return self.responds[hit % n] if self.cycle else self.responds[-1]
+    return all_hold
 
 
 def compile_rules(config: Config) -> list[CompiledRule]:

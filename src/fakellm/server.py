@@ -118,9 +118,9 @@ class FakeLLMApp:
         """One LLM call: body -> adapter.parse -> engine -> adapter.render."""
         started = time.perf_counter()
         engine = self.engine
+        defaults = engine.defaults
         request_id = "req_" + engine.next_id()
-        headers_out = [(_header_name(adapter.request_id_header), request_id.encode())]
-        defaults = engine.config.spec.defaults
+        id_header = (_header_name(adapter.request_id_header), request_id.encode())
         try:
             message = await receive()
             if message["type"] == "http.request" and not message.get("more_body"):
@@ -134,27 +134,26 @@ class FakeLLMApp:
         except BodyTooLarge:
             limit = defaults.max_body_bytes
             error = ErrorInfo(f"Request body is larger than the {limit} byte limit", type=None)
-            await send_response(send, 413, adapter.render_error(413, error, request_id), JSON, headers_out)
+            await send_response(send, 413, adapter.render_error(413, error, request_id), JSON, [id_header])
             return
 
         try:
             body = orjson.loads(raw)
-            if not isinstance(body, dict):
+            if type(body) is not dict:
                 raise InvalidRequest(f"The request body must be a JSON object, not {_json_kind(body)}")
-            headers = _decode_headers(scope["headers"])
-            request = adapter.parse(body, headers, scope["path"], params)
+            request = adapter.parse(body, _decode_headers(scope["headers"]), scope["path"], params)
         except orjson.JSONDecodeError as e:
             error = ErrorInfo(f"We could not parse the JSON body of your request: {e}")
-            await send_response(send, 400, adapter.render_error(400, error, request_id), JSON, headers_out)
+            await send_response(send, 400, adapter.render_error(400, error, request_id), JSON, [id_header])
             return
         except InvalidRequest as e:
             await send_response(send, e.status, adapter.render_error(e.status, e.as_error(), request_id),
-                                JSON, headers_out)
+                                JSON, [id_header])
             return
         except Exception as e:  # an input shape the adapter does not check yet: still a 4xx, keep serving
             log.exception("fakellm: could not parse a request")
             error = ErrorInfo(f"The request body has an unexpected shape ({type(e).__name__}: {e})")
-            await send_response(send, 400, adapter.render_error(400, error, request_id), JSON, headers_out)
+            await send_response(send, 400, adapter.render_error(400, error, request_id), JSON, [id_header])
             return
 
         events: list[bytes] | None = None  # a stream's events, for the delivery layer
@@ -162,42 +161,47 @@ class FakeLLMApp:
             reply, entry = engine.handle(request, raw)
             if len(raw) > defaults.journal_body_bytes:
                 entry.drop_body(len(raw), defaults.journal_body_bytes)
-            headers_out.append((_CONV_HEADER, reply.conversation_id.encode()))
-            for name, value in reply.headers.items():
-                headers_out.append((name.encode("latin-1"), value.encode("latin-1")))
+            headers_out = [id_header, (_CONV_HEADER, reply.conversation_id.encode())]
+            if reply.headers:
+                headers_out += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers.items()]
             response_id = request_id[4:]  # one id per request: req_X, chatcmpl-X, msg_X, ...
             if reply.tool_calls:
                 _assign_tool_call_ids(adapter, reply, response_id)
+            status = reply.status
             if reply.error is not None:
-                status, ctype = reply.status, JSON
-                body = adapter.render_error(reply.status, reply.error, request_id)
+                ctype = JSON
+                body = adapter.render_error(status, reply.error, request_id)
             elif request.stream:
                 # SSE for most providers; Ollama streams NDJSON.
-                status, ctype = reply.status, getattr(adapter, "stream_content_type", SSE)
+                ctype = getattr(adapter, "stream_content_type", SSE)
                 headers_out.append((b"cache-control", b"no-cache"))
                 events = delivery.render_stream(adapter, reply, request, response_id)
                 body = b"".join(events)
             else:
-                status, ctype = reply.status, JSON
+                ctype = JSON
                 body = adapter.render(reply, request, response_id)
         except Exception as e:  # a fakellm bug: answer in the provider's shape, keep serving
             log.exception("fakellm: internal error")
             error = ErrorInfo(f"fakellm internal error: {type(e).__name__}: {e}")
-            await send_response(send, 500, adapter.render_error(500, error, request_id), JSON, headers_out)
+            await send_response(send, 500, adapter.render_error(500, error, request_id), JSON, [id_header])
             return
-        if ctype is not JSON:  # a stream
+        if events is not None:
             self.metrics.stream_started()
             try:
                 await delivery.respond(reply.delivery, send, receive, status, body, ctype, headers_out, events,
                                        adapter, request_id)
             finally:
                 self.metrics.stream_ended()
+        elif reply.delivery is None:  # the usual answer: all at once, no timing or faults
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", JSON), (b"content-length", b"%d" % len(body)), *headers_out]})
+            await send({"type": "http.response.body", "body": body})
         else:
             await delivery.respond(reply.delivery, send, receive, status, body, ctype, headers_out, events,
                                    adapter, request_id)
         elapsed = time.perf_counter() - started
         entry.latency_ms = elapsed * 1000
-        self.metrics.observe(entry.api, entry.rule, status, entry.stream, elapsed)
+        self.metrics.observe(request.api, reply.rule, status, request.stream, elapsed)
 
 
 @functools.lru_cache(maxsize=64)

@@ -40,7 +40,10 @@ class Message:
 
 @dataclass(slots=True)
 class Request:
-    """What the engine needs to know about one LLM call."""
+    """What the engine needs to know about one LLM call.
+
+    The hot-path adapters build it positionally: keep the field order.
+    """
 
     api: str  # "openai.chat", "anthropic.messages", ...
     model: str
@@ -92,7 +95,10 @@ STOP_SEQUENCE = "stop_sequence"
 
 @dataclass(slots=True)
 class Reply:
-    """What the engine decided to answer."""
+    """What the engine decided to answer.
+
+    The engine builds it positionally: keep the field order.
+    """
 
     status: int = 200
     content: str | None = None

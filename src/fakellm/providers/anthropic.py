@@ -133,26 +133,40 @@ def parse_messages(raw_messages: list[Any]) -> list[Message]:
 
 def parse_body(body: dict[str, Any], *, need_max_tokens: bool) -> tuple[str, list[Message], list[str], bool]:
     """The parts of a Messages body shared with count_tokens: model, messages, tools, thinking."""
-    model = require(body, "model", str, "a valid string")
+    model = body.get("model")
+    if type(model) is not str:
+        model = require(body, "model", str, "a valid string")
     if need_max_tokens:
-        require(body, "max_tokens", int, "a valid integer")
-        positive_int(body, "max_tokens")
-    raw_messages = require(body, "messages", list, "a valid list")
+        max_tokens = body.get("max_tokens")
+        if type(max_tokens) is not int or max_tokens < 1:
+            require(body, "max_tokens", int, "a valid integer")
+            positive_int(body, "max_tokens")
+    raw_messages = body.get("messages")
+    if type(raw_messages) is not list:
+        raw_messages = require(body, "messages", list, "a valid list")
     if not raw_messages:
         raise InvalidRequest("messages: at least one message is required", param="messages")
     messages = parse_messages(raw_messages)
-    system = system_text(body.get("system"))
-    if system:
-        messages.insert(0, Message(role="system", text=system))
+    if "system" in body:
+        system = system_text(body["system"])
+        if system:
+            messages.insert(0, Message(role="system", text=system))
+    tools = _tools(body) if "tools" in body else []
+    thinking_on = False
+    if "thinking" in body:
+        thinking = check(body, "thinking", dict, "an object")
+        thinking_on = bool(thinking) and thinking.get("type") in ("enabled", "adaptive")
+    return model, messages, tools, thinking_on
+
+
+def _tools(body: dict[str, Any]) -> list[str]:
     tools = []
-    for i, tool in enumerate(check(body, "tools", list, "a valid list") or () if "tools" in body else ()):
+    for i, tool in enumerate(check(body, "tools", list, "a valid list") or ()):
         if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
             raise InvalidRequest(f"tools.{i}.name: Field required", param=f"tools.{i}.name")
         check(tool, "input_schema", dict, "a valid dictionary", f"tools.{i}.")
         tools.append(tool["name"])
-    thinking = check(body, "thinking", dict, "an object") if "thinking" in body else None
-    thinking_on = bool(thinking) and thinking.get("type") in ("enabled", "adaptive")
-    return model, messages, tools, thinking_on
+    return tools
 
 
 def stop_sequences(value: Any) -> list[str]:
@@ -173,20 +187,13 @@ class AnthropicMessages:
 
     def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
         model, messages, tools, thinking = parse_body(body, need_max_tokens=True)
-        stream = check(body, "stream", bool, "a valid boolean") or False
-        return Request(
-            api=self.api,
-            model=model,
-            messages=messages,
-            headers=headers,
-            body=body,
-            path=path,
-            tools=tools,
-            stream=stream,
-            max_tokens=body["max_tokens"],
-            stop=stop_sequences(body.get("stop_sequences")) if "stop_sequences" in body else [],
-            thinking=thinking,
-        )
+        stream = body.get("stream")
+        if stream is not True:
+            stream = check(body, "stream", bool, "a valid boolean") or False
+        stop = stop_sequences(body.get("stop_sequences")) if "stop_sequences" in body else []
+        # Positional: this runs for every request (the field order of model.Request).
+        return Request(self.api, model, messages, headers, body, path, tools, stream, body["max_tokens"], stop, 1,
+                       thinking)
 
     # -- rendering
 

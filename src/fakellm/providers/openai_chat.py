@@ -100,20 +100,7 @@ class OpenAIChat:
         if not raw_messages:
             raise InvalidRequest("messages: [] is too short - 'messages'", param="messages")
         messages = [_plain_message(m) or self._message(m, i) for i, m in enumerate(raw_messages)]
-
-        tools = []
-        for i, tool in enumerate(check(body, "tools", list, "a valid array") or () if "tools" in body else ()):
-            if not isinstance(tool, dict):
-                raise InvalidRequest(f"tools[{i}]: Input should be an object", param=f"tools[{i}]")
-            kind = tool.get("type", "function")
-            if not isinstance(kind, str):
-                raise InvalidRequest(f"tools[{i}].type: Input should be a valid string", param=f"tools[{i}].type")
-            fn = tool.get("function") if kind == "function" else tool.get(kind)
-            name = fn.get("name") if isinstance(fn, dict) else None
-            if not isinstance(name, str):
-                raise InvalidRequest(f"tools[{i}].function.name: Field required", param=f"tools[{i}].function.name")
-            check(fn, "parameters", dict, "a valid object", f"tools[{i}].function.")
-            tools.append(name)
+        tools = self._tools(body) if "tools" in body else []
 
         stream = body.get("stream")
         if stream is not True and stream is not None:
@@ -130,19 +117,26 @@ class OpenAIChat:
         max_tokens = positive_int(body, "max_completion_tokens") if "max_completion_tokens" in body else None
         if max_tokens is None and "max_tokens" in body:
             max_tokens = positive_int(body, "max_tokens")
-        return Request(
-            api=self.api,
-            model=model,
-            messages=messages,
-            headers=headers,
-            body=body,
-            path=path,
-            tools=tools,
-            stream=bool(stream),
-            max_tokens=max_tokens,
-            stop=stop_list(body.get("stop"), "stop") if "stop" in body else [],
-            n=n,
-        )
+        stop = stop_list(body.get("stop"), "stop") if "stop" in body else []
+        # Positional: this runs for every request (the field order of model.Request).
+        return Request(self.api, model, messages, headers, body, path, tools, stream is True, max_tokens, stop, n)
+
+    @staticmethod
+    def _tools(body: dict[str, Any]) -> list[str]:
+        tools = []
+        for i, tool in enumerate(check(body, "tools", list, "a valid array") or ()):
+            if not isinstance(tool, dict):
+                raise InvalidRequest(f"tools[{i}]: Input should be an object", param=f"tools[{i}]")
+            kind = tool.get("type", "function")
+            if not isinstance(kind, str):
+                raise InvalidRequest(f"tools[{i}].type: Input should be a valid string", param=f"tools[{i}].type")
+            fn = tool.get("function") if kind == "function" else tool.get(kind)
+            name = fn.get("name") if isinstance(fn, dict) else None
+            if not isinstance(name, str):
+                raise InvalidRequest(f"tools[{i}].function.name: Field required", param=f"tools[{i}].function.name")
+            check(fn, "parameters", dict, "a valid object", f"tools[{i}].function.")
+            tools.append(name)
+        return tools
 
     @staticmethod
     def _message(raw: Any, i: int) -> Message:

@@ -38,7 +38,8 @@ def conversation_id_for(request: Request) -> str:
     if request.conversation_id:
         return request.conversation_id
     for message in request.messages:
-        if message.role == "user" and not message.is_tool_result:
+        # A user message, not one made only of tool results (Message.is_tool_result, inlined).
+        if message.role == "user" and (message.text or not message.tool_results):
             text = message.text
             # Memoize short texts only, so the cache stays small in bytes too.
             return _conversation_id_of_text(text) if len(text) <= 4096 else _hash_id(text)
@@ -66,16 +67,19 @@ def deterministic_echo(body: dict[str, Any], model: str | None = None) -> str:
     return f"[mock response for {model or body.get('model', 'unknown')}, fingerprint {seed}]"
 
 
-def input_tokens(request: Request) -> int:
+def input_tokens(request: Request, count: Callable[[str], int] | None = None) -> int:
     """Prompt size, counted the same way for every provider and stream mode."""
-    count = tokens.counter(request.api)
+    if count is None:
+        count = tokens.counter(request.api)
     total = 0
     for m in request.messages:
         total += count(m.text)
-        for result in m.tool_results:
-            total += count(result)
-        for call in m.tool_calls:
-            total += count(call.name) + count(call.arguments)
+        if m.tool_results:
+            for result in m.tool_results:
+                total += count(result)
+        if m.tool_calls:
+            for call in m.tool_calls:
+                total += count(call.name) + count(call.arguments)
     return total
 
 
@@ -226,7 +230,8 @@ class Engine:
             return Reply(answer.status, error=answer.error, rule=rule_name, n=n,
                          headers=dict(answer.headers) if answer.headers else {})
         content = answer.content
-        tool_calls = [ToolCall(name, arguments, call_id) for name, arguments, call_id in answer.tool_calls]
+        tool_calls = ([ToolCall(name, arguments, call_id) for name, arguments, call_id in answer.tool_calls]
+                      if answer.tool_calls else [])
         thinking = answer.thinking if request.thinking else None
         if content is None and not tool_calls and request.generates_text:
             content = deterministic_echo(request.body, request.model)
@@ -236,10 +241,13 @@ class Engine:
             content, finish, stop_sequence = _apply_limits(request, content, finish, count)
         if answer.finish_override is not None:
             finish = answer.finish_override
-        out_tokens = (count(content) if content else 0) + answer.fixed_tokens(count, thinking is not None)
+        out_tokens = count(content) if content else 0
+        if tool_calls or thinking is not None:
+            out_tokens += answer.fixed_tokens(count, thinking is not None)
         # With `n > 1` every choice is generated, so (as the real API) each one counts.
-        usage = Usage(input_tokens(request), out_tokens * n)
-        for key, value in answer.usage:
-            setattr(usage, key, value)
+        usage = Usage(input_tokens(request, count), out_tokens * n)
+        if answer.usage:
+            for key, value in answer.usage:
+                setattr(usage, key, value)
         return Reply(answer.status, content, tool_calls, thinking, finish, stop_sequence, usage, None,
                      dict(answer.headers) if answer.headers else {}, "", 1, rule_name, n, answer.embedding)

@@ -11,6 +11,8 @@ from .http import Receive, Send
 Handler = Callable[[Any, dict[str, Any], Receive, Send, dict[str, str]], Awaitable[None]]
 
 _PARAM = re.compile(r"\{(\w+)\}")
+# The params of every exact route: one shared empty dict (handlers only read params).
+_NO_PARAMS: dict[str, str] = {}
 
 
 class Router:
@@ -40,7 +42,7 @@ class Router:
         if methods is not None:
             handler = _pick(methods, method)
             if handler is not None:
-                return handler, {}, ()
+                return handler, _NO_PARAMS, ()
         allowed = set(methods or ())
         # Several patterns may match one path (e.g. GET /v1/models/{id} and a POST
         # /{version}/models/{model}); the first that serves this method wins.

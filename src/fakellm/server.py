@@ -21,6 +21,7 @@ from .config import Config, ConfigError, load_config
 from .engine import CONVERSATION_HEADER, Engine
 from .http import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
 from .model import ErrorInfo, Reply
+from .parsed import ParsedBodies
 from .providers.base import Adapter, InvalidRequest
 from .router import Router
 
@@ -43,6 +44,7 @@ class FakeLLMApp:
         self.reloads = 0
         self.reload_failures = 0
         self.metrics = Metrics()
+        self.parsed = ParsedBodies()  # earlier parses of bodies that arrive again
         self.last_reload_error: list[dict[str, Any]] | None = None
         self.router = Router()
         routes.install(self, self.router)
@@ -138,10 +140,16 @@ class FakeLLMApp:
             return
 
         try:
-            body = orjson.loads(raw)
-            if type(body) is not dict:
-                raise InvalidRequest(f"The request body must be a JSON object, not {_json_kind(body)}")
-            request = adapter.parse(body, _decode_headers(scope["headers"]), scope["path"], params)
+            headers, path = _decode_headers(scope["headers"]), scope["path"]
+            pure = getattr(adapter, "pure_parse", False)
+            request = self.parsed.get(adapter, raw, path, headers) if pure else None
+            if request is None:
+                body = orjson.loads(raw)
+                if type(body) is not dict:
+                    raise InvalidRequest(f"The request body must be a JSON object, not {_json_kind(body)}")
+                request = adapter.parse(body, headers, path, params)
+                if pure:
+                    self.parsed.keep(adapter, raw, request)
         except orjson.JSONDecodeError as e:
             error = ErrorInfo(f"We could not parse the JSON body of your request: {e}")
             await send_response(send, 400, adapter.render_error(400, error, request_id), JSON, [id_header])
@@ -209,12 +217,26 @@ def _header_name(name: str) -> bytes:
     return name.encode()
 
 
+# Header names as str, shared by every request: decoding them is skipped, and the journal's
+# header dicts do not each hold their own copies. Bounded: names past the cap are decoded each time.
+_HEADER_NAMES: dict[bytes, str] = {}
+_HEADER_NAMES_MAX = 512
+
+
 def _decode_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     """ASGI servers give lower-cased header names; values are almost always ASCII."""
+    names = _HEADER_NAMES
     try:
-        return {k.decode(): v.decode() for k, v in raw}
+        return {names.get(k) or _header_str(k): v.decode() for k, v in raw}
     except UnicodeDecodeError:
         return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
+
+
+def _header_str(name: bytes) -> str:
+    text = name.decode()
+    if len(_HEADER_NAMES) < _HEADER_NAMES_MAX:
+        _HEADER_NAMES[name] = text
+    return text
 
 
 def _assign_tool_call_ids(adapter: Adapter, reply: Reply, response_id: str) -> None:

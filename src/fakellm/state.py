@@ -156,15 +156,16 @@ class JournalEntry:
     """One LLM request as fakellm saw and answered it.
 
     Recording is cheap on the request path: the entry keeps the raw body bytes,
-    the header dict and the reply, and builds the journal's dict shapes (parsed
-    body, redacted headers, tool calls, error) only when read. Keeping bytes
-    rather than the parsed body also matters when the ring buffer evicts an old
-    entry: freeing one bytes object is cheap, freeing a parsed body's many
-    small objects a thousand requests later is not.
+    the header dict and the few reply fields it shows, and builds the journal's
+    dict shapes (parsed body, redacted headers, tool calls, error) only when
+    read. It holds as few objects as it can because the ring buffer frees them
+    a thousand requests later, when they are long out of the CPU's caches:
+    freeing one bytes object is cheap, freeing a parsed body's many small
+    objects (or the whole Reply with its Usage) is not.
     """
 
-    __slots__ = ("id", "time", "api", "path", "model", "stream", "conversation_id", "turn", "rule",
-                 "_body", "_headers", "_reply", "_explanation", "latency_ms")
+    __slots__ = ("id", "time", "api", "path", "model", "stream", "conversation_id", "turn", "rule", "status",
+                 "content", "_tool_calls", "_error", "_body", "_headers", "_explanation", "latency_ms")
 
     def __init__(self, id: int, time: float, request: Request, reply: Reply,
                  explanation: MissExplanation | None = None, raw_body: bytes | None = None):
@@ -176,10 +177,14 @@ class JournalEntry:
         self.stream = request.stream
         self.conversation_id = reply.conversation_id
         self.turn = reply.turn
-        self.rule = reply.rule
+        self.rule = reply.rule  # None: no rule matched
+        self.status = reply.status
+        self.content = reply.content
+        # The reply's own list: the server fills in tool call ids after recording.
+        self._tool_calls = reply.tool_calls or ()
+        self._error = reply.error
         self._body: bytes | dict[str, Any] = raw_body if raw_body is not None else request.body
         self._headers = request.headers
-        self._reply = reply
         self._explanation = explanation
         self.latency_ms: float | None = None  # for the dashboard and stats, not part of the journal format
 
@@ -195,20 +200,12 @@ class JournalEntry:
         return redact(self._headers)
 
     @property
-    def status(self) -> int:
-        return self._reply.status
-
-    @property
-    def content(self) -> str | None:
-        return self._reply.content
-
-    @property
     def tool_calls(self) -> list[dict[str, Any]]:
-        return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self._reply.tool_calls]
+        return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self._tool_calls]
 
     @property
     def error(self) -> dict[str, Any] | None:
-        error = self._reply.error
+        error = self._error
         if error is None:
             return None
         return {"message": error.message, "type": error.type, "code": error.code}

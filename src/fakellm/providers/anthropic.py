@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import tokens
 from ..model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from .base import InvalidRequest, check, dumps, positive_int, require, split_json, sse
+from .base import Fragments, InvalidRequest, check, dumps, positive_int, require, split_json, sse
 
 STOP_REASONS = {
     STOP: "end_turn",
@@ -180,6 +180,7 @@ def stop_sequences(value: Any) -> list[str]:
 
 class AnthropicMessages:
     api = "anthropic.messages"
+    pure_parse = True  # see parsed.py
     request_id_header = "request-id"
     # Stream events that carry generated content: the delivery layer's chunks.
     content_event_markers = (b"event: content_block_delta",)
@@ -209,13 +210,17 @@ class AnthropicMessages:
         ]
 
     def render(self, reply: Reply, request: Request, response_id: str) -> bytes:
-        content: list[dict[str, Any]] = []
-        if reply.thinking is not None:
-            content.append({"type": "thinking", "thinking": reply.thinking, "signature": signature(reply.thinking)})
-        if self._text_block(reply):
-            content.append({"type": "text", "text": reply.content})
-        for tid, c, args in self._tool_blocks(reply, response_id):
-            content.append({"type": "tool_use", "id": tid, "name": c.name, "input": args})
+        content: Any
+        if reply.thinking is None and not reply.tool_calls and reply.content is not None:
+            content = _text_content(reply.content)  # a rule's fixed text: serialized once
+        else:
+            content = []
+            if reply.thinking is not None:
+                content.append({"type": "thinking", "thinking": reply.thinking, "signature": signature(reply.thinking)})
+            if self._text_block(reply):
+                content.append({"type": "text", "text": reply.content})
+            for tid, c, args in self._tool_blocks(reply, response_id):
+                content.append({"type": "tool_use", "id": tid, "name": c.name, "input": args})
         return dumps({
             "id": "msg_" + response_id,
             "type": "message",
@@ -279,6 +284,9 @@ class AnthropicMessages:
         """`event: error` after the stream began (529: overloaded_error); the SDKs raise APIStatusError."""
         return sse({"type": "error", "error": {"type": error.type or error_type(status), "message": error.message}},
                    "error")
+
+
+_text_content = Fragments(lambda text: [{"type": "text", "text": text}])
 
 
 def _as_input(arguments: str) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import orjson
 
@@ -41,6 +41,13 @@ class Adapter(Protocol):
 
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes: ...
 
+    # Optional, for the server (parsed.py):
+    #
+    # pure_parse: bool
+    #     True when `parse` depends on nothing but the body and the path (not on the
+    #     params, the server's state or the headers beyond passing them on), so a
+    #     body that arrives again byte for byte can reuse its earlier parse.
+    #
     # Optional, for the delivery layer (delivery.py), which applies timing and faults:
     #
     # content_event_markers: tuple[bytes, ...]
@@ -57,6 +64,33 @@ class Adapter(Protocol):
 
 def dumps(value: Any) -> bytes:
     return orjson.dumps(value)
+
+
+class Fragments:
+    """Serialized JSON for a part many replies share (a rule's fixed text in its wrapping), built once.
+
+    `fragments(text)` gives an `orjson.Fragment` that `dumps` embeds as is. Texts
+    longer than MAX_TEXT are built every time, and the cache is bounded: past
+    `max_entries` the oldest text goes.
+    """
+
+    MAX_TEXT = 2048
+
+    def __init__(self, build: Callable[[str], Any], max_entries: int = 256):
+        self._build = build
+        self._items: dict[str, orjson.Fragment] = {}
+        self.max_entries = max_entries
+
+    def __call__(self, text: str) -> Any:
+        if len(text) > self.MAX_TEXT:  # checked first: looking a long new text up would hash all of it
+            return self._build(text)
+        fragment = self._items.get(text)
+        if fragment is None:
+            fragment = orjson.Fragment(orjson.dumps(self._build(text)))
+            if len(self._items) >= self.max_entries:
+                del self._items[next(iter(self._items))]
+            self._items[text] = fragment
+        return fragment
 
 
 def sse(data: Any, event: str | None = None) -> bytes:

@@ -9,7 +9,7 @@ import orjson
 
 from .. import tokens
 from ..model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from .base import InvalidRequest, check, dumps, positive_int, require, split_json, stop_list
+from .base import Fragments, InvalidRequest, check, dumps, positive_int, require, split_json, stop_list
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -85,6 +85,7 @@ def _plain_message(raw: Any) -> Message | None:
 
 class OpenAIChat:
     api = "openai.chat"
+    pure_parse = True  # see parsed.py
     request_id_header = "x-request-id"
     # Stream events that carry generated content (text, tool calls): the delivery layer's chunks.
     content_event_markers = (b'"delta":{"content"', b'"delta":{"tool_calls"')
@@ -178,21 +179,11 @@ class OpenAIChat:
 
     def render(self, reply: Reply, request: Request, response_id: str) -> bytes:
         finish = FINISH_REASONS.get(reply.finish_reason, reply.finish_reason)
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": reply.content,
-            "refusal": None,
-            "annotations": [],
-        }
-        if reply.tool_calls:
-            message["tool_calls"] = [
-                {"id": call_id(c, response_id, k), "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                for k, c in enumerate(reply.tool_calls)
-            ]
-        if reply.n == 1:
-            choices = [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}]
+        text_choices = _TEXT_CHOICES.get(finish) if reply.n == 1 and not reply.tool_calls else None
+        if text_choices is not None and reply.content is not None:
+            choices = text_choices(reply.content)  # a rule's fixed text: serialized once
         else:
-            choices = [{"index": i, "message": message, "logprobs": None, "finish_reason": finish} for i in range(reply.n)]
+            choices = _choices(reply, finish, response_id)
         return dumps({
             "id": "chatcmpl-" + response_id,
             "object": "chat.completion",
@@ -252,6 +243,28 @@ class OpenAIChat:
     def render_stream_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
         """A mid-stream error chunk: the SDKs raise APIError when they read it."""
         return b"data: " + error_body(status, error) + b"\n\n"
+
+
+def _message(content: str | None) -> dict[str, Any]:
+    return {"role": "assistant", "content": content, "refusal": None, "annotations": []}
+
+
+def _choices(reply: Reply, finish: str, response_id: str) -> list[dict[str, Any]]:
+    message = _message(reply.content)
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {"id": call_id(c, response_id, k), "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for k, c in enumerate(reply.tool_calls)
+        ]
+    return [{"index": i, "message": message, "logprobs": None, "finish_reason": finish} for i in range(reply.n)]
+
+
+def _text_choices(finish: str) -> Fragments:
+    return Fragments(lambda text: [{"index": 0, "message": _message(text), "logprobs": None, "finish_reason": finish}])
+
+
+# One text choice by finish reason (a rule's own finish_reason outside these is built every time).
+_TEXT_CHOICES = {finish: _text_choices(finish) for finish in set(FINISH_REASONS.values())}
 
 
 def call_id(call: ToolCall, response_id: str, k: int) -> str:

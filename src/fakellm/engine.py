@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import random
+import time
 from typing import Any, Callable
 
 from . import tokens
@@ -37,6 +38,16 @@ def conversation_id_for(request: Request) -> str:
         return explicit
     if request.conversation_id:
         return request.conversation_id
+    memo = request.memo
+    if memo is None:
+        return _conversation_id_of_body(request)
+    known = memo.get("conversation_id")
+    if known is None:
+        known = memo["conversation_id"] = _conversation_id_of_body(request)
+    return known
+
+
+def _conversation_id_of_body(request: Request) -> str:
     for message in request.messages:
         # A user message, not one made only of tool results (Message.is_tool_result, inlined).
         if message.role == "user" and (message.text or not message.tool_results):
@@ -71,6 +82,16 @@ def input_tokens(request: Request, count: Callable[[str], int] | None = None) ->
     """Prompt size, counted the same way for every provider and stream mode."""
     if count is None:
         count = tokens.counter(request.api)
+    memo = request.memo
+    if memo is None:
+        return _count_input(request, count)
+    known = memo.get(count)
+    if known is None:
+        known = memo[count] = _count_input(request, count)
+    return known
+
+
+def _count_input(request: Request, count: Callable[[str], int]) -> int:
     total = 0
     for m in request.messages:
         total += count(m.text)
@@ -155,8 +176,9 @@ class Engine:
 
     def handle(self, request: Request, raw_body: bytes | None = None) -> tuple[Reply, JournalEntry]:
         """Answer one request; `raw_body` (the bytes as received) is what the journal keeps."""
+        now = time.time()
         conv_id = conversation_id_for(request)
-        conv = self.state.conversation(conv_id)
+        conv = self.state.conversation(conv_id, now)
         history = list(conv.tool_results) if conv.tool_results else []
         assistant_messages = 0
         for message in request.messages:
@@ -221,7 +243,7 @@ class Engine:
         reply.conversation_id = conv_id
         reply.turn = turn
 
-        entry = self.state.record(request, reply, explanation, raw_body)
+        entry = self.state.record(request, reply, explanation, raw_body, now)
         return reply, entry
 
     def _reply(self, request: Request, answer: Answer, rule_name: str | None) -> Reply:

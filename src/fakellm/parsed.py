@@ -24,20 +24,25 @@ class ParsedBodies:
     def __init__(self, max_entries: int = 256, max_body_bytes: int = 4096):
         self.max_entries = max_entries
         self.max_body_bytes = max_body_bytes
-        # adapter -> raw body -> the Request parsed from it (None: seen once, not parsed yet)
-        self._by_adapter: dict[Any, dict[bytes, Request | None]] = {}
+        # adapter -> raw body -> (those bytes, the Request parsed from them); None: seen once, not parsed yet
+        self._by_adapter: dict[Any, dict[bytes, tuple[bytes, Request] | None]] = {}
 
-    def get(self, adapter: Any, raw: bytes, path: str, headers: dict[str, str]) -> Request | None:
-        """A Request for `raw` with these headers if the body was parsed before, else None."""
+    def get(self, adapter: Any, raw: bytes, path: str, headers: dict[str, str]) -> tuple[bytes, Request] | None:
+        """If the body was parsed before: the first copy of its bytes and a Request with these headers.
+
+        The caller keeps the first copy instead of `raw` (the journal holds one object for all of them).
+        """
         items = self._by_adapter.get(adapter)
         if items is None:
             return None
         known = items.get(raw)
-        if known is None or known.path != path:
+        if known is None:
             return None
-        k = known
-        return Request(k.api, k.model, k.messages, headers, k.body, path, k.tools, k.stream, k.max_tokens, k.stop,
-                       k.n, k.thinking, k.conversation_id, k.generates_text)
+        first, k = known
+        if k.path != path:
+            return None
+        return first, Request(k.api, k.model, k.messages, headers, k.body, k.path, k.tools, k.stream, k.max_tokens,
+                              k.stop, k.n, k.thinking, k.conversation_id, k.generates_text, k.memo)
 
     def keep(self, adapter: Any, raw: bytes, request: Request) -> None:
         """Note a body just parsed; its parse is kept from the second time the body arrives."""
@@ -47,7 +52,8 @@ class ParsedBodies:
         if items is None:
             items = self._by_adapter[adapter] = {}
         if raw in items:
-            items[raw] = request
+            request.memo = {}  # from now on shared by every request with these bytes
+            items[raw] = (raw, request)
             return
         if len(items) >= self.max_entries:
             del items[next(iter(items))]  # the oldest

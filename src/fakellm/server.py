@@ -45,6 +45,7 @@ class FakeLLMApp:
         self.reload_failures = 0
         self.metrics = Metrics()
         self.parsed = ParsedBodies()  # earlier parses of bodies that arrive again
+        self._last_headers: tuple[list[tuple[bytes, bytes]] | None, dict[str, str]] = (None, {})
         self.last_reload_error: list[dict[str, Any]] | None = None
         self.router = Router()
         routes.install(self, self.router)
@@ -140,10 +141,20 @@ class FakeLLMApp:
             return
 
         try:
-            headers, path = _decode_headers(scope["headers"]), scope["path"]
+            # Clients send the same headers request after request: decode them once and share the dict
+            # (nothing changes a request's headers), which also keeps the journal small.
+            raw_headers = scope["headers"]
+            if raw_headers == self._last_headers[0]:
+                headers = self._last_headers[1]
+            else:
+                headers = _decode_headers(raw_headers)
+                self._last_headers = (raw_headers, headers)
+            path = scope["path"]
             pure = getattr(adapter, "pure_parse", False)
-            request = self.parsed.get(adapter, raw, path, headers) if pure else None
-            if request is None:
+            known = self.parsed.get(adapter, raw, path, headers) if pure else None
+            if known is not None:
+                raw, request = known
+            else:
                 body = orjson.loads(raw)
                 if type(body) is not dict:
                     raise InvalidRequest(f"The request body must be a JSON object, not {_json_kind(body)}")

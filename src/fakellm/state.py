@@ -269,7 +269,6 @@ class MemoryState:
         self.max_tool_results = max_tool_results
         self._conversations: OrderedDict[str, Conversation] = OrderedDict()
         self.journal: deque[JournalEntry] = deque(maxlen=journal_size)
-        self._next_entry_id = 1
         self.stats = Stats()
         self.started = time.time()
 
@@ -286,8 +285,8 @@ class MemoryState:
             self.journal = deque(self.journal, maxlen=journal_size)
 
     # -- conversations
-    def conversation(self, conversation_id: str) -> Conversation:
-        """Get (or start) a conversation and mark it most recently used."""
+    def conversation(self, conversation_id: str, now: float | None = None) -> Conversation:
+        """Get (or start) a conversation and mark it most recently used (`now`: the time.time() of the request)."""
         conv = self._conversations.get(conversation_id)
         if conv is None:
             conv = Conversation(conversation_id, self.max_tool_results)
@@ -296,7 +295,7 @@ class MemoryState:
                 self._conversations.popitem(last=False)
         else:
             self._conversations.move_to_end(conversation_id)
-            conv.last_seen = time.time()
+            conv.last_seen = time.time() if now is None else now
         return conv
 
     def conversations(self, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
@@ -331,13 +330,14 @@ class MemoryState:
 
     # -- journal and stats
     def record(self, request: Request, reply: Reply, explanation: MissExplanation | None = None,
-               raw_body: bytes | None = None) -> JournalEntry:
-        now = time.time()
-        entry = JournalEntry(self._next_entry_id, now, request, reply, explanation, raw_body)
-        self._next_entry_id += 1
-        self.journal.append(entry)
+               raw_body: bytes | None = None, now: float | None = None) -> JournalEntry:
+        """Journal one answered request and count it; `now` is its time.time()."""
+        if now is None:
+            now = time.time()
         stats = self.stats
         stats.total += 1
+        entry = JournalEntry(stats.total, now, request, reply, explanation, raw_body)  # ids count requests
+        self.journal.append(entry)
         stats.by_api[request.api] += 1
         rule = reply.rule
         if rule is None:

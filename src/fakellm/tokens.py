@@ -75,6 +75,11 @@ def counter(api: str) -> Callable[[str], int]:
     return count
 
 
+def chunk_size() -> int | None:
+    """The `chunk_size` in effect (see `chunked`); None: token-sized pieces."""
+    return _chunk_size.get()
+
+
 def pieces(text: str, size: int | None = None) -> list[str]:
     """Split text into token-sized pieces, or `size`-character pieces; joined they give back the text exactly.
 

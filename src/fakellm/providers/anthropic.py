@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import tokens
 from ..model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from .base import Fragments, InvalidRequest, check, dumps, positive_int, require, split_json, sse
+from .base import fragments, InvalidRequest, check, dumps, positive_int, require, split_json, sse
 
 STOP_REASONS = {
     STOP: "end_turn",
@@ -286,7 +286,7 @@ class AnthropicMessages:
                    "error")
 
 
-_text_content = Fragments(lambda text: [{"type": "text", "text": text}])
+_text_content = fragments(lambda text: [{"type": "text", "text": text}])
 
 
 def _as_input(arguments: str) -> Any:

@@ -66,31 +66,36 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
-class Fragments:
-    """Serialized JSON for a part many replies share (a rule's fixed text in its wrapping), built once.
+class TextMemo:
+    """What `build(text)` gives, kept for texts seen before: a rule's fixed text is rendered once, not per reply.
 
-    `fragments(text)` gives an `orjson.Fragment` that `dumps` embeds as is. Texts
-    longer than MAX_TEXT are built every time, and the cache is bounded: past
-    `max_entries` the oldest text goes.
+    Texts longer than MAX_TEXT are built every time, and the memo is bounded: past
+    `max_entries` the oldest text goes. What `build` returns is shared, so callers
+    must not change it.
     """
 
     MAX_TEXT = 2048
 
     def __init__(self, build: Callable[[str], Any], max_entries: int = 256):
         self._build = build
-        self._items: dict[str, orjson.Fragment] = {}
+        self._items: dict[str, Any] = {}
         self.max_entries = max_entries
 
     def __call__(self, text: str) -> Any:
         if len(text) > self.MAX_TEXT:  # checked first: looking a long new text up would hash all of it
             return self._build(text)
-        fragment = self._items.get(text)
-        if fragment is None:
-            fragment = orjson.Fragment(orjson.dumps(self._build(text)))
+        built = self._items.get(text)
+        if built is None:
+            built = self._build(text)
             if len(self._items) >= self.max_entries:
                 del self._items[next(iter(self._items))]
-            self._items[text] = fragment
-        return fragment
+            self._items[text] = built
+        return built
+
+
+def fragments(build: Callable[[str], Any]) -> TextMemo:
+    """A TextMemo of `build(text)` serialized: an `orjson.Fragment` that `dumps` embeds as is."""
+    return TextMemo(lambda text: orjson.Fragment(orjson.dumps(build(text))))
 
 
 def sse(data: Any, event: str | None = None) -> bytes:

@@ -9,7 +9,7 @@ import orjson
 
 from .. import tokens
 from ..model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from .base import Fragments, InvalidRequest, check, dumps, positive_int, require, split_json, stop_list
+from .base import TextMemo, fragments, InvalidRequest, check, dumps, positive_int, require, split_json, stop_list
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -222,8 +222,11 @@ class OpenAIChat:
             text = reply.content
             events.append(chunk(index, {"role": "assistant", "content": "" if text is not None else None}))
             if text:
-                for piece in tokens.pieces(text):
-                    events.append(chunk(index, {"content": piece}))
+                if index == 0 and tokens.chunk_size() is None:  # a rule's fixed text: its deltas serialized once
+                    events += [b"data: " + head + delta + tail for delta in _content_deltas(text)]
+                else:
+                    for piece in tokens.pieces(text):
+                        events.append(chunk(index, {"content": piece}))
             for k, (cid, c) in enumerate(calls):
                 events.append(chunk(index, {"tool_calls": [
                     {"index": k, "id": cid, "type": "function", "function": {"name": c.name, "arguments": ""}}
@@ -259,9 +262,15 @@ def _choices(reply: Reply, finish: str, response_id: str) -> list[dict[str, Any]
     return [{"index": i, "message": message, "logprobs": None, "finish_reason": finish} for i in range(reply.n)]
 
 
-def _text_choices(finish: str) -> Fragments:
-    return Fragments(lambda text: [{"index": 0, "message": _message(text), "logprobs": None, "finish_reason": finish}])
+def _text_choices(finish: str) -> TextMemo:
+    return fragments(lambda text: [{"index": 0, "message": _message(text), "logprobs": None, "finish_reason": finish}])
 
+
+# The first choice's content deltas of a text, serialized.
+_content_deltas = TextMemo(lambda text: [
+    orjson.dumps({"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None})
+    for piece in tokens.pieces(text)
+])
 
 # One text choice by finish reason (a rule's own finish_reason outside these is built every time).
 _TEXT_CHOICES = {finish: _text_choices(finish) for finish in set(FINISH_REASONS.values())}

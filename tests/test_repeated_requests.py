@@ -112,6 +112,26 @@ def test_a_bad_body_sent_again_gets_the_same_error(body, status):
     assert ok.choices[0].message.content == "Hello from a rule."
 
 
+def test_azure_deployments_with_the_same_body_keep_their_own_model():
+    import httpx2
+
+    from helpers import BASE, SyncASGITransport2
+
+    app = app_from(RULES)
+
+    def azure(deployment: str) -> openai.AzureOpenAI:
+        return openai.AzureOpenAI(azure_endpoint=BASE, api_key="azure-key", api_version="2025-04-01-preview",
+                                  azure_deployment=deployment, max_retries=0,
+                                  http_client=httpx2.Client(transport=SyncASGITransport2(app)))
+
+    east, west = azure("prod-east"), azure("prod-west")
+    for client, deployment in [(east, "prod-east"), (west, "prod-west")] * 3:
+        reply = client.chat.completions.create(model="gpt-4o", messages=ASK)
+        assert reply.model == deployment
+        assert reply.choices[0].message.content == "Hello from a rule."
+    assert [e["model"] for e in journal(app)] == ["prod-east", "prod-west"] * 3
+
+
 def test_anthropic_repeated_bodies_and_a_changing_header():
     app = app_from(RULES)
     client = anthropic_client(app)

@@ -40,7 +40,7 @@ class Router:
         """The handler and path parameters, or None and the methods the path allows (for a 405)."""
         methods = self._exact.get(path)
         if methods is not None:
-            handler = _pick(methods, method)
+            handler = methods.get(method) or _pick(methods, method)
             if handler is not None:
                 return handler, _NO_PARAMS, ()
         allowed = set(methods or ())

@@ -44,9 +44,10 @@ class Adapter(Protocol):
     # Optional, for the server (parsed.py):
     #
     # pure_parse: bool
-    #     True when `parse` depends on nothing but the body and the path (not on the
-    #     params, the server's state or the headers beyond passing them on), so a
-    #     body that arrives again byte for byte can reuse its earlier parse.
+    #     True when `parse` depends on nothing but the body and the path (the params
+    #     come from the path; not on the server's state, nor on the headers beyond
+    #     passing them on), so a body that arrives again byte for byte on the same
+    #     path can reuse its earlier parse.
     #
     # Optional, for the delivery layer (delivery.py), which applies timing and faults:
     #

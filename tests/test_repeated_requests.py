@@ -248,3 +248,19 @@ def test_openai_errors_from_rules_are_unchanged_when_repeated():
         with pytest.raises(openai.RateLimitError) as e:
             client.chat.completions.create(model="gpt-4o-mini", messages=ASK)
         assert "slow down" in str(e.value)
+
+
+def test_the_echo_and_stop_sequences_of_a_repeated_body_stay_right():
+    app = app_from({"rules": [{"when": {"messages_contain": "cut"}, "respond": {"content": "keep this. drop that"}}]})
+    client = openai_client(app)
+    echoes = [client.chat.completions.create(model="gpt-4o-mini", messages=ASK).choices[0].message.content
+              for _ in range(3)]
+    assert echoes[0].startswith("[mock response for gpt-4o-mini") and len(set(echoes)) == 1
+    other = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "other"}])
+    assert other.choices[0].message.content != echoes[0]
+    for _ in range(3):
+        cut = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "cut"}],
+                                             stop=[". drop"])
+        assert cut.choices[0].message.content == "keep this" and cut.choices[0].finish_reason == "stop"
+        whole = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "cut"}])
+        assert whole.choices[0].message.content == "keep this. drop that"

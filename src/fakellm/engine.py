@@ -104,6 +104,25 @@ def _count_input(request: Request, count: Callable[[str], int]) -> int:
     return total
 
 
+def _reply_parts(request: Request, answer: Answer, count: Callable[[str], int], n: int) -> tuple[Any, ...]:
+    """What an answer's reply to this body is, apart from ids and state: (count, content, thinking,
+    finish reason, stop sequence, input tokens, output tokens). It depends only on the body."""
+    content = answer.content
+    thinking = answer.thinking if request.thinking else None
+    if content is None and not answer.tool_calls and request.generates_text:
+        content = deterministic_echo(request.body, request.model)
+    finish, stop_sequence = answer.finish_reason, None
+    if content and (request.stop or request.max_tokens is not None):
+        content, finish, stop_sequence = _apply_limits(request, content, finish, count)
+    if answer.finish_override is not None:
+        finish = answer.finish_override
+    out_tokens = count(content) if content else 0
+    if answer.tool_calls or thinking is not None:
+        out_tokens += answer.fixed_tokens(count, thinking is not None)
+    # With `n > 1` every choice is generated, so (as the real API) each one counts.
+    return count, content, thinking, finish, stop_sequence, input_tokens(request, count), out_tokens * n
+
+
 def _apply_limits(request: Request, text: str, finish: str,
                   count: Callable[[str], int]) -> tuple[str, str, str | None]:
     """Stop sequences cut the reply; a max_tokens smaller than it truncates it.
@@ -251,23 +270,17 @@ class Engine:
         if answer.error is not None:
             return Reply(answer.status, error=answer.error, rule=rule_name, n=n,
                          headers=dict(answer.headers) if answer.headers else {})
-        content = answer.content
+        count = tokens.counter(request.api)
+        memo = request.memo  # shared by requests with the same body: the parts are worked out once
+        parts = memo.get(answer) if memo is not None else None
+        if parts is None or parts[0] is not count:
+            parts = _reply_parts(request, answer, count, n)
+            if memo is not None:
+                memo[answer] = parts
+        _, content, thinking, finish, stop_sequence, in_tokens, out_tokens = parts
         tool_calls = ([ToolCall(name, arguments, call_id) for name, arguments, call_id in answer.tool_calls]
                       if answer.tool_calls else [])
-        thinking = answer.thinking if request.thinking else None
-        if content is None and not tool_calls and request.generates_text:
-            content = deterministic_echo(request.body, request.model)
-        finish, stop_sequence = answer.finish_reason, None
-        count = tokens.counter(request.api)
-        if content and (request.stop or request.max_tokens is not None):
-            content, finish, stop_sequence = _apply_limits(request, content, finish, count)
-        if answer.finish_override is not None:
-            finish = answer.finish_override
-        out_tokens = count(content) if content else 0
-        if tool_calls or thinking is not None:
-            out_tokens += answer.fixed_tokens(count, thinking is not None)
-        # With `n > 1` every choice is generated, so (as the real API) each one counts.
-        usage = Usage(input_tokens(request, count), out_tokens * n)
+        usage = Usage(in_tokens, out_tokens)
         if answer.usage:
             for key, value in answer.usage:
                 setattr(usage, key, value)

@@ -9,6 +9,7 @@ hits both alike. Workloads (issue 2, section 10):
   W2  OpenAI chat, streaming, a ~70-word reply, c=32
   W3  Anthropic messages, non-streaming, c=32
   W5  W1 at c=1
+  W6  W1 with a distinct body every request (a varying `user` field): nothing repeats
   W4  server RSS after N and 2N distinct conversations (default N=20,000)
   startup: launch of `fakellm serve` to its first answered request
 
@@ -95,6 +96,8 @@ class Workload:
     body: dict[str, Any]
     connections: int
     check: Callable[[int, dict[str, str], bytes], str | None]  # -> problem or None
+    # wrk replaces "{n}" in the body with a number unique to each request (post.lua)
+    distinct: bool = False
 
     @property
     def threads(self) -> int:
@@ -158,7 +161,9 @@ W3 = Workload("W3", "Anthropic messages, non-streaming, c=32", "/v1/messages", A
                "messages": [{"role": "user", "content": "bench-short: say hello"}]}, 32, _check_anthropic)
 W5 = Workload("W5", "OpenAI chat, non-streaming, c=1", "/v1/chat/completions", OPENAI_HEADERS,
               _short_chat(), 1, _check_openai)
-WRK_WORKLOADS = [W1, W2, W3, W5]
+W6 = Workload("W6", "W1 with a distinct body every request, c=32", "/v1/chat/completions", OPENAI_HEADERS,
+              {**_short_chat(), "user": "bench-{n}"}, 32, _check_openai, distinct=True)
+WRK_WORKLOADS = [W1, W2, W3, W5, W6]
 
 
 def conversation_request(i: int) -> bytes:
@@ -299,6 +304,8 @@ def run_wrk(port: int, w: Workload, seconds: float, body_file: Path) -> WrkRun:
         cmd += ["-H", f"{name}: {value}"]
     cmd.append(f"http://127.0.0.1:{port}{w.path}")
     env = dict(os.environ, FAKELLM_BENCH_BODY=str(body_file))
+    if w.distinct:
+        env["FAKELLM_BENCH_DISTINCT"] = "1"
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60)
     m = re.search(r"^WRKJSON (\{.*\})$", out.stdout, re.M)
     if out.returncode != 0 or m is None:
@@ -671,6 +678,8 @@ Workloads:
   word while streaming, so its figure here is bound by those sleeps, not by its CPU.
 - **W3**: Anthropic `POST /v1/messages`, non-streaming; c=32.
 - **W5**: W1 at c=1 (`wrk -t1 -c1`): the latency of a single client.
+- **W6**: W1 with a distinct body on every request (wrk's script puts a new number in the `user` field), so no
+  request repeats an earlier one byte for byte and fakellm's reuse of repeated bodies never applies; c=32.
 - **W4**: server RSS (`VmRSS` from `/proc/PID/status`) at start, after N and after 2N distinct conversations
   (distinct first user messages; N = 20,000 in the full run), sent by a Python client over 8 keep-alive
   connections. Both servers get the same requests, each on a fresh process.
@@ -699,7 +708,7 @@ def write_docs(body: str, note: str | None) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="short smoke run: 1 round, 2 s per workload, N=2,000")
-    p.add_argument("--rounds", type=int, help="alternation rounds for W1/W2/W3/W5 (default 5)")
+    p.add_argument("--rounds", type=int, help="alternation rounds for W1/W2/W3/W5/W6 (default 5)")
     p.add_argument("--duration", type=float, help="seconds per wrk run (default 6)")
     p.add_argument("--warmup", type=float, help="seconds of warm-up per server and workload (default 2)")
     p.add_argument("--conversations", type=int, help="W4's N: RSS is read after N and 2N (default 20000)")

@@ -264,3 +264,17 @@ def test_the_echo_and_stop_sequences_of_a_repeated_body_stay_right():
         assert cut.choices[0].message.content == "keep this" and cut.choices[0].finish_reason == "stop"
         whole = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "cut"}])
         assert whole.choices[0].message.content == "keep this. drop that"
+
+
+def test_a_new_config_answers_a_repeated_body_by_its_own_rules():
+    app = app_from({"rules": [{"respond": {"content": "old rules"}}]})
+    client = openai_client(app)
+    for _ in range(3):
+        assert client.chat.completions.create(model="gpt-4o-mini", messages=ASK).choices[0].message.content == \
+            "old rules"
+    assert len(app.parsed) == 1
+    app.use_config(app_from({"rules": [{"respond": {"content": "new rules"}}]}).config)
+    assert len(app.parsed) == 0  # the memos of the old rules' replies are gone
+    for _ in range(3):
+        assert client.chat.completions.create(model="gpt-4o-mini", messages=ASK).choices[0].message.content == \
+            "new rules"

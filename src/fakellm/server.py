@@ -72,6 +72,8 @@ class FakeLLMApp:
 
     def use_config(self, config: Config) -> None:
         self.engine.use_config(config)
+        # Memos of repeated bodies hold replies worked out under the old rules: start afresh.
+        self.parsed.clear()
         self.reloads += 1
         self.last_reload_error = None
 

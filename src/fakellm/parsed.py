@@ -8,9 +8,9 @@ shares the earlier parse's parts. Nothing changes those parts after parsing
 (the engine, the rules and the renderers only read a request).
 
 Bounded: at most `max_entries` bodies per adapter, each at most `max_body_bytes`.
-A body is parsed and kept only on its second sighting, so traffic where every
-body is new (distinct conversations) costs one dict entry per body and no
-extra objects to free later.
+A body's parse is kept only from its second sighting, so traffic where every
+body is new (distinct conversations) costs one dict entry per body (holding
+the bytes) and no parsed objects to free later.
 """
 
 from __future__ import annotations

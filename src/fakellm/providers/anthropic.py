@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import tokens
 from ..model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from .base import fragments, InvalidRequest, check, dumps, positive_int, require, split_json, sse
+from .base import InvalidRequest, check, dumps, fragments, positive_int, require, split_json, sse
 
 STOP_REASONS = {
     STOP: "end_turn",

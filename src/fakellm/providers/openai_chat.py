@@ -9,7 +9,7 @@ import orjson
 
 from .. import tokens
 from ..model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from .base import TextMemo, fragments, InvalidRequest, check, dumps, positive_int, require, split_json, stop_list
+from .base import InvalidRequest, TextMemo, check, dumps, fragments, positive_int, require, split_json, stop_list
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 

@@ -167,7 +167,7 @@ def test_explanation_names_the_closest_rule_and_each_condition(fresh):
     assert exp["closest_rule"] == "summarize_results"
     assert {c["condition"]: c["held"] for c in exp["conditions"]} == {
         "turn 2": True, 'tool_result_contains "found"': False}
-    assert 'tool_result_contains "found": no tool results in this conversation' in exp["summary"]
+    assert 'tool_result_contains "found": the request carries no tool results' in exp["summary"]
 
     exp = second["explanation"]
     assert exp["closest_rule"] == "kickoff_research"

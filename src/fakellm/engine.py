@@ -198,7 +198,6 @@ class Engine:
         now = time.time()
         conv_id = conversation_id_for(request)
         conv = self.state.conversation(conv_id, now)
-        history = list(conv.tool_results) if conv.tool_results else []
         assistant_messages = 0
         for message in request.messages:
             if message.tool_results:
@@ -209,7 +208,7 @@ class Engine:
         turn = conv.requests if self._turns_by_request else 1 + assistant_messages
         conv.last_turn = turn
 
-        ctx = MatchContext(request, turn, history)
+        ctx = MatchContext(request, turn)
         matched: CompiledRule | None = None
         exhausted: dict[int, int] | None = None  # rules that matched but used up their `times`
         limited: Reply | None = None  # a rate limit's 429, instead of the answer

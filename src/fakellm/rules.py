@@ -19,15 +19,18 @@ from .model import Message, Request
 
 
 class MatchContext:
-    """One request as the conditions see it. Derived text is computed once, on first use."""
+    """One request as the conditions see it. Derived text is computed once, on first use.
 
-    __slots__ = ("request", "turn", "history_tool_results", "_all", "_last", "_system", "_results")
+    Conditions see only what the request carries (its messages; for the Responses API
+    also the stored chain that `previous_response_id` names), never what other requests
+    sent, so the same request gets the same answer however long the server has run.
+    """
 
-    def __init__(self, request: Request, turn: int, history_tool_results: list[str]):
+    __slots__ = ("request", "turn", "_all", "_last", "_system", "_results")
+
+    def __init__(self, request: Request, turn: int):
         self.request = request
         self.turn = turn
-        # Tool results seen in earlier requests of this conversation (lower-cased).
-        self.history_tool_results = history_tool_results
         self._all: str | None = None
         self._last: str | None = None
         self._system: str | None = None
@@ -101,107 +104,128 @@ class Condition:
 
 
 def _conditions(when: Any) -> list[Condition]:
+    """The rule's `when` as conditions, cheapest first.
+
+    Each condition is built by its own function, so each closes over its own
+    needle (a shared local would leave every lambda with the last one).
+    """
     if when is None:
         return []
     out: list[Condition] = []
-
-    if when.api is not None:
-        wanted = when.api
-        out.append(Condition(
-            f"api {wanted}", 0,
-            lambda c: api_matches(wanted, c.request.api),
-            lambda c: f"request is {c.request.api}",
-        ))
-    if when.turn is not None:
-        turn = when.turn
-        out.append(Condition(
-            f"turn {turn}", 0,
-            lambda c: c.turn == turn,
-            lambda c: f"request is turn {c.turn}",
-        ))
-    if when.turn_in is not None:
-        low, high = when.turn_in
-        out.append(Condition(
-            f"turn_in [{low}, {high}]", 0,
-            lambda c: low <= c.turn <= high,
-            lambda c: f"request is turn {c.turn}",
-        ))
-    for name, value in when.headers.items():
-        out.append(Condition(
-            f"header.{name} {_q(value)}", 1,
-            lambda c, n=name, v=value: c.request.headers.get(n) == v,
-            lambda c, n=name: (f"header {n} is {_q(c.request.headers[n])}" if n in c.request.headers
-                               else f"no {n} header"),
-        ))
-    if when.model_matches is not None:
-        glob = when.model_matches
-        # As in fakellm 0.3.5: `*` matches any run of characters, everything else itself.
-        regex = re.compile("^" + ".*".join(re.escape(part) for part in glob.split("*")) + "$")
-        out.append(Condition(
-            f"model_matches {_q(glob)}", 1,
-            lambda c: regex.match(c.request.model) is not None,
-            lambda c: f"model is {_q(c.request.model)}",
-        ))
-    if when.tools_include is not None:
-        tool = when.tools_include
-        out.append(Condition(
-            f"tools_include {_q(tool)}", 1,
-            lambda c: tool in c.request.tools,
-            lambda c: (f"tools are {', '.join(c.request.tools)}" if c.request.tools else "the request has no tools"),
-        ))
-    if when.previous_message_role is not None:
-        role = when.previous_message_role
-        out.append(Condition(
-            f"previous_message_role {_q(role)}", 1,
-            lambda c: _role_is(c.previous_message, role),
-            lambda c: (f"previous message is a {c.previous_message.role} message" if c.previous_message
-                       else "there is no previous message"),
-        ))
-    if when.previous_message_contains is not None:
-        needle = when.previous_message_contains.lower()
-        out.append(Condition(
-            f"previous_message_contains {_q(when.previous_message_contains)}", 2,
-            lambda c: c.previous_message is not None and needle in _searchable(c.previous_message).lower(),
-            lambda c: (f"previous message is {_quote(_searchable(c.previous_message))}" if c.previous_message
-                       else "there is no previous message"),
-        ))
-    if when.last_message_contains is not None:
-        needle = when.last_message_contains.lower()
-        out.append(Condition(
-            f"last_message_contains {_q(when.last_message_contains)}", 2,
-            lambda c: needle in c.last_text,
-            lambda c: f"last message is {_quote(c.last_text)}",
-        ))
-    if when.system_contains is not None:
-        needle = when.system_contains.lower()
-        out.append(Condition(
-            f"system_contains {_q(when.system_contains)}", 2,
-            lambda c: needle in c.system_text,
-            lambda c: (f"system prompt is {_quote(c.system_text)}" if c.system_text else "there is no system prompt"),
-        ))
-    if when.messages_contain is not None:
-        needle = when.messages_contain.lower()
-        out.append(Condition(
-            f"messages_contain {_q(when.messages_contain)}", 3,
-            lambda c: needle in c.all_text,
-            lambda c: f"not found in the {_count(len(c.request.messages), 'message')}",
-        ))
-    if when.messages_match is not None:
-        pattern = re.compile(when.messages_match, re.IGNORECASE)
-        out.append(Condition(
-            f"messages_match {_q(when.messages_match)}", 4,
-            lambda c: pattern.search(c.all_text) is not None,
-            lambda c: f"no match in the {_count(len(c.request.messages), 'message')}",
-        ))
-    if when.tool_result_contains is not None:
-        needle = when.tool_result_contains.lower()
-        out.append(Condition(
-            f"tool_result_contains {_q(when.tool_result_contains)}", 4,
-            lambda c: any(needle in t for t in c.request_tool_results) or any(needle in t for t in c.history_tool_results),
-            lambda c: _explain_tool_results(c),
-        ))
+    for key, build in _BUILDERS:
+        value = getattr(when, key)
+        if value is not None:
+            out.append(build(value))
+    out.extend(_header_is(name, value) for name, value in when.headers.items())
     out.sort(key=lambda cond: cond.cost)
     return out
+
+
+def _api(wanted: str) -> Condition:
+    return Condition(f"api {wanted}", 0, lambda c: api_matches(wanted, c.request.api),
+                     lambda c: f"request is {c.request.api}")
+
+
+def _turn(turn: int) -> Condition:
+    return Condition(f"turn {turn}", 0, lambda c: c.turn == turn, lambda c: f"request is turn {c.turn}")
+
+
+def _turn_in(bounds: tuple[int, int]) -> Condition:
+    low, high = bounds
+    return Condition(f"turn_in [{low}, {high}]", 0, lambda c: low <= c.turn <= high,
+                     lambda c: f"request is turn {c.turn}")
+
+
+def _header_is(name: str, value: str) -> Condition:
+    return Condition(
+        f"header.{name} {_q(value)}", 1,
+        lambda c: c.request.headers.get(name) == value,
+        lambda c: f"header {name} is {_q(c.request.headers[name])}" if name in c.request.headers else f"no {name} header",
+    )
+
+
+def _model_matches(glob: str) -> Condition:
+    # As in fakellm 0.3.5: `*` matches any run of characters, everything else itself.
+    regex = re.compile("^" + ".*".join(re.escape(part) for part in glob.split("*")) + "$")
+    return Condition(f"model_matches {_q(glob)}", 1, lambda c: regex.match(c.request.model) is not None,
+                     lambda c: f"model is {_q(c.request.model)}")
+
+
+def _tools_include(tool: str) -> Condition:
+    return Condition(
+        f"tools_include {_q(tool)}", 1,
+        lambda c: tool in c.request.tools,
+        lambda c: f"tools are {', '.join(c.request.tools)}" if c.request.tools else "the request has no tools",
+    )
+
+
+def _previous_message_role(role: str) -> Condition:
+    return Condition(
+        f"previous_message_role {_q(role)}", 1,
+        lambda c: _role_is(c.previous_message, role),
+        lambda c: (f"previous message is a {c.previous_message.role} message" if c.previous_message
+                   else "there is no previous message"),
+    )
+
+
+def _previous_message_contains(text: str) -> Condition:
+    needle = text.lower()
+    return Condition(
+        f"previous_message_contains {_q(text)}", 2,
+        lambda c: c.previous_message is not None and needle in _searchable(c.previous_message).lower(),
+        lambda c: (f"previous message is {_quote(_searchable(c.previous_message))}" if c.previous_message
+                   else "there is no previous message"),
+    )
+
+
+def _last_message_contains(text: str) -> Condition:
+    needle = text.lower()
+    return Condition(f"last_message_contains {_q(text)}", 2, lambda c: needle in c.last_text,
+                     lambda c: f"last message is {_quote(c.last_text)}")
+
+
+def _system_contains(text: str) -> Condition:
+    needle = text.lower()
+    return Condition(
+        f"system_contains {_q(text)}", 2,
+        lambda c: needle in c.system_text,
+        lambda c: f"system prompt is {_quote(c.system_text)}" if c.system_text else "there is no system prompt",
+    )
+
+
+def _messages_contain(text: str) -> Condition:
+    needle = text.lower()
+    return Condition(f"messages_contain {_q(text)}", 3, lambda c: needle in c.all_text,
+                     lambda c: f"not found in the {_count(len(c.request.messages), 'message')}")
+
+
+def _messages_match(expression: str) -> Condition:
+    pattern = re.compile(expression, re.IGNORECASE)
+    return Condition(f"messages_match {_q(expression)}", 4, lambda c: pattern.search(c.all_text) is not None,
+                     lambda c: f"no match in the {_count(len(c.request.messages), 'message')}")
+
+
+def _tool_result_contains(text: str) -> Condition:
+    needle = text.lower()
+    return Condition(f"tool_result_contains {_q(text)}", 4,
+                     lambda c: any(needle in t for t in c.request_tool_results), _explain_tool_results)
+
+
+# `when` keys in the order the config lists them (headers are a mapping, built apart).
+_BUILDERS: tuple[tuple[str, Callable[[Any], Condition]], ...] = (
+    ("api", _api),
+    ("turn", _turn),
+    ("turn_in", _turn_in),
+    ("model_matches", _model_matches),
+    ("tools_include", _tools_include),
+    ("previous_message_role", _previous_message_role),
+    ("previous_message_contains", _previous_message_contains),
+    ("last_message_contains", _last_message_contains),
+    ("system_contains", _system_contains),
+    ("messages_contain", _messages_contain),
+    ("messages_match", _messages_match),
+    ("tool_result_contains", _tool_result_contains),
+)
 
 
 def _role_is(message: Message | None, role: str) -> bool:
@@ -217,10 +241,10 @@ def _count(n: int, noun: str) -> str:
 
 
 def _explain_tool_results(c: MatchContext) -> str:
-    n = len(c.request_tool_results) + len(c.history_tool_results)
+    n = len(c.request_tool_results)
     if n == 0:
-        return "no tool results in this conversation"
-    return f"not found in the {_count(n, 'tool result')} of this conversation"
+        return "the request carries no tool results"
+    return f"not found in the {_count(n, 'tool result')} the request carries"
 
 
 class CompiledRule:

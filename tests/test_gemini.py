@@ -454,6 +454,11 @@ def test_bad_input_through_the_sdk_is_a_client_error(client):
     ("POST", "/v1/models/gemini-x:countTokens", b'{"generateContentRequest": 1}', 400, "generate_content_request"),
     ("POST", "/v1/models/gemini-x:countTokens", b"nope", 400, "JSON"),
     ("POST", "/v1/models/gemini-x:countTokens", b"[]", 400, "JSON object"),
+    # A model call without its API version (LiteLLM's gemini/ with a bare base URL): a 404 that says
+    # which paths are served, never a 405 that says "use GET".
+    ("POST", "/models/gemini-x:generateContent", b"{}", 404, "POST /v1beta/models/gemini-x:generateContent"),
+    ("POST", "/models/gemini-x:streamGenerateContent?alt=sse", b"{}", 404, "needs the API version"),
+    ("POST", "/gemini/models/gemini-x:embedContent", b"{}", 404, "POST /v1/models/gemini-x:embedContent"),
 ])
 def test_unknown_paths_and_bad_requests_are_google_shaped(app, method, path, body, status, needle):
     with raw_client(app) as http:
@@ -464,6 +469,17 @@ def test_unknown_paths_and_bad_requests_are_google_shaped(app, method, path, bod
         assert needle in error["message"]
         assert http.post(f"/v1/models/{MODEL}:generateContent",
                          json={"contents": [{"parts": [{"text": "story"}]}]}).status_code == 200
+
+
+def test_a_client_whose_base_url_lacks_the_version_is_told_to_add_it(app):
+    """google-genai with api_version="" posts /models/{m}:generateContent, as LiteLLM's gemini/ does
+    with a base URL without /v1beta: the SDK raises a 404 whose message names the served paths."""
+    client = gemini_client(app, api_version="")
+    with pytest.raises(errors.ClientError) as info:
+        client.models.generate_content(model=MODEL, contents="hi")
+    assert info.value.code == 404 and info.value.status == "NOT_FOUND"
+    assert "/v1beta/models/" in info.value.message and "Add the version" in info.value.message
+    assert gemini_client(app).models.generate_content(model=MODEL, contents="a story").text.startswith("Once")
 
 
 def test_body_over_the_limit_is_a_google_413():

@@ -10,6 +10,7 @@ countTokens only counts. `GET /v1beta/models[/{model}]` list the catalogue.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -80,9 +81,25 @@ def install(app: FakeLLMApp, router: Router) -> None:
 
 
 def belongs_to_gemini(path: str) -> bool:
-    """Paths whose 404/405 should be in Google's shape: all of /v1beta, and /v1/...:method calls."""
+    """Paths whose 404/405 should be in Google's shape: all of /v1beta, and .../models/{model}:method calls."""
     return path.startswith(("/v1beta/", "/upload/v1beta/")) or path == "/v1beta" or (
-        path.startswith("/v1/") and ":" in path)
+        ":" in path and _MODEL_CALL.search(path) is not None)
+
+
+# `.../models/{model}:{method}`, the shape of every Gemini model call.
+_MODEL_CALL = re.compile(r"/models/[^/]+:\w+$")
+
+
+def missing_version(path: str) -> str | None:
+    """For a Gemini model call without its API version (e.g. LiteLLM's `gemini/` with a base URL that
+    lacks `/v1beta`): a message that says which paths fakellm serves; None for any other path."""
+    if path.startswith(tuple(f"/{v}/" for v in VERSIONS)) or _MODEL_CALL.search(path) is None:
+        return None
+    call = path[path.rindex("/models/"):]
+    return (f"Unknown path {path}: a Gemini call needs the API version in its path. fakellm serves "
+            f"POST /v1beta{call} and POST /v1{call} (generateContent, streamGenerateContent, countTokens, "
+            f"embedContent, batchEmbedContents). Add the version to the client's base URL, e.g. "
+            f"http://HOST:PORT/v1beta for LiteLLM's gemini/ provider.")
 
 
 def is_gemini(scope: dict[str, Any]) -> bool:

@@ -69,6 +69,10 @@ async def no_route(scope: dict[str, Any], receive: Receive, send: Send, allowed:
     _REQUEST_ID.set(request_id)
     # Both providers' request id headers: the SDKs read `x-request-id` (OpenAI) or `request-id` (Anthropic).
     headers = [(b"x-request-id", request_id.encode()), (b"request-id", request_id.encode())]
+    advice = gemini_routes.missing_version(path) if method == "POST" else None
+    if advice is not None:  # a 405 ("use GET") would send the user the wrong way
+        await send_response(send, 404, gemini_routes.error(404, advice), JSON, headers)
+        return
     if allowed:
         body = error_for_path(path, 405, f"Method {method} is not allowed on {path}; use {', '.join(allowed)}")
         await send_response(send, 405, body, JSON, [(b"allow", ", ".join(allowed).encode()), *headers])

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from fakellm import FakeLLM
 from fakellm.cli import main as cli
+from helpers import app_from, openai_client
 
 AGENT_RULES = [
     {"name": "kickoff_research", "when": {"turn": 1, "messages_contain": "research"},
@@ -403,3 +404,20 @@ rules:
     respond: {content: done}
 """)
     assert (code, warnings) == (0, [])
+
+
+def test_closest_rule_on_a_tie_is_the_one_that_failed_on_content_not_on_the_turn():
+    app = app_from("""
+defaults: {fallback: error}
+rules:
+  - {name: lookup, when: {turn: 1, tools_include: get_weather}, respond: {content: calling}}
+  - {name: summary, when: {turn: 2, tool_result_contains: sunny}, respond: {content: done}}
+""")
+    with pytest.raises(openai.NotFoundError) as info:
+        openai_client(app).chat.completions.create(model="gpt-4o-mini", tools=[
+            {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}], messages=[
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "cloudy"}])
+    assert 'closest rule "summary": tool_result_contains "sunny": not found in the 1 tool result' in str(info.value)

@@ -427,3 +427,92 @@ def test_over_a_real_socket(tmp_path):
             model="gpt-4o", previous_response_id=final.id, tools=TOOLS,
             input=[{"type": "function_call_output", "call_id": call.call_id, "output": "20C"}])
         assert follow.output_text == "It is 20C in Paris."
+
+
+# --------------------------------------------------------------------------- reasoning items and store: false
+
+ENCRYPTED = ["reasoning.encrypted_content"]
+
+
+def test_reasoning_item_without_a_summary_when_only_effort_is_set(client):
+    response = client.responses.create(model="o4-mini", input="think about it", reasoning={"effort": "low"})
+    assert [item.type for item in response.output] == ["reasoning", "message"]
+    assert response.output[0].summary == [] and response.output[0].encrypted_content is None
+    with client.responses.stream(model="o4-mini", input="think about it", reasoning={"effort": "low"}) as stream:
+        kinds = [e.type for e in stream]
+        final = stream.get_final_response()
+    assert "response.reasoning_summary_text.delta" not in kinds
+    assert final.output[0].type == "reasoning" and final.output_text == "Option B."
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_included_encrypted_content_is_deterministic_and_accepted_back(client, stream):
+    def create(**kw):
+        if not stream:
+            return client.responses.create(**kw)
+        with client.responses.stream(**kw) as events:
+            return events.get_final_response()
+
+    first = create(model="o4-mini", input="think about it", store=False, include=ENCRYPTED,
+                   reasoning={"effort": "low", "summary": "auto"})
+    again = create(model="o4-mini", input="think about it", store=False, include=ENCRYPTED,
+                   reasoning={"effort": "low", "summary": "auto"})
+    reasoning = first.output[0]
+    assert reasoning.type == "reasoning" and reasoning.summary[0].text == "Let me consider the options."
+    assert isinstance(reasoning.encrypted_content, str) and reasoning.encrypted_content
+    assert again.output[0].encrypted_content == reasoning.encrypted_content  # deterministic
+    assert "Let me consider" not in reasoning.encrypted_content  # opaque
+    # A client with store: false sends the item back, by value, on its next turn.
+    follow_up = client.responses.create(model="o4-mini", store=False, include=ENCRYPTED, input=[
+        {"role": "user", "content": "think about it"},
+        reasoning.model_dump(exclude_none=True),
+        {"role": "assistant", "content": first.output_text},
+        {"role": "user", "content": "and then?"},
+    ])
+    assert follow_up.output_text == "Option B."
+
+
+def test_encrypted_content_fakellm_did_not_make_is_a_400(client):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.create(model="o4-mini", input=[
+            {"role": "user", "content": "hi"},
+            {"type": "reasoning", "id": "rs_x", "summary": [], "encrypted_content": "gAAAAAtampered"}])
+    assert "could not be verified" in info.value.message and info.value.code == "invalid_encrypted_content"
+    assert client.responses.create(model="gpt-4o", input="still serving").output_text == "Hello from fakellm."
+
+
+def test_an_unpersisted_item_given_by_id_alone_is_the_apis_404(client):
+    """As the real API answers when a store: false client resends a reasoning item without its
+    encrypted content (the Vercel AI SDK's and the Agents SDK's failure mode)."""
+    first = client.responses.create(model="o4-mini", input="think about it", store=False,
+                                    reasoning={"effort": "low", "summary": "auto"})
+    reasoning = first.output[0]
+    assert reasoning.encrypted_content is None
+    for item in (reasoning.model_dump(exclude_none=True), {"type": "item_reference", "id": first.output[1].id}):
+        with pytest.raises(openai.NotFoundError) as info:
+            client.responses.create(model="o4-mini", store=False, input=[
+                {"role": "user", "content": "think about it"}, item, {"role": "user", "content": "and then?"}])
+        assert info.value.body["message"] == (
+            f"Item with id '{item['id']}' not found. Items are not persisted when `store` is set to false. "
+            f"Try again with `store` set to true, or remove this item from your input.")
+    # Once the response is stored, the same references resolve.
+    stored = client.responses.create(model="o4-mini", input="think about it",
+                                     reasoning={"effort": "low", "summary": "auto"})
+    reply = client.responses.create(model="o4-mini", input=[
+        {"role": "user", "content": "think about it"}, stored.output[0].model_dump(exclude_none=True),
+        {"type": "item_reference", "id": stored.output[1].id}, {"role": "user", "content": "and then?"}])
+    assert reply.output_text == "Option B."
+
+
+def test_an_item_reference_brings_the_stored_answer_into_the_history(app, client):
+    """The Vercel AI SDK resends earlier assistant output as item references when store is on:
+    they count as the assistant's turn."""
+    first = client.responses.create(model="gpt-4o", input="hello")
+    client.responses.create(model="gpt-4o", input=[
+        {"role": "user", "content": "hello"}, {"type": "item_reference", "id": first.output[0].id},
+        {"role": "user", "content": "and again"}])
+    turns = [entry["turn"] for entry in raw_client(app).get("/_fakellm/requests").json()["requests"]]
+    assert turns[-2:] == [1, 2]
+    client.responses.delete(first.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(model="gpt-4o", input=[{"type": "item_reference", "id": first.output[0].id}])

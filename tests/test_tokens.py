@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tiktoken.load as tiktoken_load
+import tiktoken.registry
 from helpers import anthropic_client, app_from, openai_client
 
 from fakellm import tokens
@@ -20,6 +21,8 @@ def test_without_a_cached_encoding_nothing_is_downloaded(monkeypatch, tmp_path):
     monkeypatch.setattr(tiktoken_load, "read_file", no_network)
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))  # an empty cache
     monkeypatch.setattr(tokens, "_encode", None)
+    # Encodings another library in this process loaded already (LangChain, LiteLLM) are forgotten.
+    monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})
     assert tokens.load_accurate_encoding() is False
     assert fetched == []
     assert tokens.counter("openai.chat") is tokens.count  # the approximation stays

@@ -351,12 +351,15 @@ def explain_miss(rules: list[CompiledRule], ctx: MatchContext, exhausted: dict[i
     """
     if not rules:
         return MissExplanation(None, [], "no rules are configured")
-    best: tuple[tuple[bool, int, int], CompiledRule] | None = None
+    best: tuple[tuple[bool, int, int, int], CompiledRule] | None = None
     for rule in rules:
-        held = sum(1 for cond in rule.conditions if cond.holds(ctx))
-        # A rule that matched but had used up its `times` explains the miss best;
-        # then most conditions holding wins; on a tie, the one with fewest failing.
-        key = (rule.index in exhausted, held, -(len(rule.conditions) - held))
+        failing = [cond.cost for cond in rule.conditions if not cond.holds(ctx)]
+        held = len(rule.conditions) - len(failing)
+        # A rule that matched but had used up its `times` explains the miss best; then most
+        # conditions holding wins; on a tie, the one with fewest failing, then the one whose first
+        # failing condition is the costliest: a turn-2 rule whose tool result differs is closer to
+        # a turn-2 request than a turn-1 rule is.
+        key = (rule.index in exhausted, held, -len(failing), min(failing, default=99))
         if best is None or key > best[0]:
             best = (key, rule)
     assert best is not None

@@ -68,6 +68,7 @@ class StoredResponse:
     previous_id: str | None
     messages: list[Message]
     input: Any = None  # the request's `input` as sent, for GET .../input_items
+    item_ids: tuple[str, ...] = ()  # its output items' ids, which later input may refer to by id alone
 
 
 class ResponseStore:
@@ -76,12 +77,24 @@ class ResponseStore:
     def __init__(self, max_responses: int):
         self.max_responses = max_responses
         self._items: OrderedDict[str, StoredResponse] = OrderedDict()
+        self._owner_of_item: dict[str, str] = {}  # output item id -> the id of the response holding it
 
     def put(self, stored: StoredResponse) -> None:
         self._items[stored.id] = stored
         self._items.move_to_end(stored.id)
+        for item_id in stored.item_ids:
+            self._owner_of_item[item_id] = stored.id
         while len(self._items) > self.max_responses:
-            self._items.popitem(last=False)
+            self._forget(self._items.popitem(last=False)[1])
+
+    def _forget(self, stored: StoredResponse) -> None:
+        for item_id in stored.item_ids:
+            self._owner_of_item.pop(item_id, None)
+
+    def owner_of_item(self, item_id: str) -> StoredResponse | None:
+        """The stored response whose output has an item with this id."""
+        owner = self._owner_of_item.get(item_id)
+        return self._items.get(owner) if owner is not None else None
 
     def get(self, response_id: str) -> StoredResponse | None:
         stored = self._items.get(response_id)
@@ -90,7 +103,11 @@ class ResponseStore:
         return stored
 
     def delete(self, response_id: str) -> bool:
-        return self._items.pop(response_id, None) is not None
+        stored = self._items.pop(response_id, None)
+        if stored is None:
+            return False
+        self._forget(stored)
+        return True
 
     def history(self, response_id: str) -> list[Message] | None:
         """Every message of the chain ending at `response_id`, oldest first; None if it is unknown.
@@ -113,11 +130,12 @@ class ResponseStore:
     def resize(self, max_responses: int) -> None:
         self.max_responses = max_responses
         while len(self._items) > max_responses:
-            self._items.popitem(last=False)
+            self._forget(self._items.popitem(last=False)[1])
 
     def clear(self) -> int:
         n = len(self._items)
         self._items.clear()
+        self._owner_of_item.clear()
         return n
 
     def __len__(self) -> int:

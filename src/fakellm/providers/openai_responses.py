@@ -9,6 +9,10 @@ input items and outputs) comes before the new input, so it counts for turns and
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import json
 import time
 from contextvars import ContextVar
@@ -52,6 +56,10 @@ class ResponsesRequest(Request):
     store: bool = True
     # This request's own input (without instructions and stored history): what gets stored.
     own_messages: list[Message] = field(default_factory=list)
+    # A reasoning item shows its summary only when `reasoning.summary` asks for one, and carries
+    # `encrypted_content` only when `include` asks for it (as clients that set `store: false` do).
+    reasoning_summary: bool = False
+    encrypted_reasoning: bool = False
 
 
 class OpenAIResponses:
@@ -78,7 +86,7 @@ class OpenAIResponses:
         elif isinstance(raw_input, str):
             own = [Message(role="user", text=raw_input)]
         elif isinstance(raw_input, list):
-            own = parse_items(raw_input)
+            own = parse_items(raw_input, self._store().owner_of_item)
         else:
             raise InvalidRequest("input: Input should be a valid string or a valid array", param="input")
 
@@ -102,6 +110,12 @@ class OpenAIResponses:
         stream = check(body, "stream", bool, "a valid boolean") or False
         store_flag = check(body, "store", bool, "a valid boolean")
         reasoning = check(body, "reasoning", dict, "an object")
+        include = check(body, "include", list, "a valid array") or []
+        for i, value in enumerate(include):
+            if not isinstance(value, str):
+                raise InvalidRequest(f"include[{i}]: Input should be a valid string", param=f"include[{i}]")
+        summary = bool(reasoning and reasoning.get("summary"))
+        encrypted = ENCRYPTED_REASONING in include
         for key in ("metadata", "text"):
             check(body, key, dict, "an object")
         for key in ("temperature", "top_p"):
@@ -116,13 +130,16 @@ class OpenAIResponses:
             tools=tool_names(check(body, "tools", list, "a valid array") or []),
             stream=stream,
             max_tokens=positive_int(body, "max_output_tokens"),
-            # A reasoning summary is only sent when the request asks for one.
-            thinking=bool(reasoning and reasoning.get("summary")),
+            # A rule's thinking becomes a reasoning item when the request configures reasoning (as a
+            # reasoning model's would) or includes its encrypted content.
+            thinking=reasoning is not None or encrypted,
             conversation_id=conversation_id,
             instructions=instructions,
             previous_response_id=previous_id,
             store=store_flag is not False,
             own_messages=own,
+            reasoning_summary=summary,
+            encrypted_reasoning=encrypted,
         )
 
     # -- rendering
@@ -188,8 +205,7 @@ class OpenAIResponses:
         incomplete = INCOMPLETE.get(reply.finish_reason)
         output: list[dict[str, Any]] = []
         if reply.thinking is not None:
-            output.append({"id": "rs_" + response_id, "type": "reasoning",
-                           "summary": [{"type": "summary_text", "text": reply.thinking}]})
+            output.append(reasoning_item(reply.thinking, request, response_id))
         if reply.content is not None and (reply.content != "" or not reply.tool_calls):
             output.append({
                 "id": "msg_" + response_id,
@@ -252,16 +268,24 @@ class OpenAIResponses:
             previous_id=request.previous_response_id,
             messages=[*request.own_messages, answer],
             input=request.body.get("input"),
+            item_ids=tuple(item["id"] for item in response["output"]),
         ))
 
 
 # -- input items
 
 
-def parse_items(items: list[Any]) -> list[Message]:
+def parse_items(items: list[Any], owner_of_item: Callable[[str], StoredResponse | None] = lambda _: None,
+                ) -> list[Message]:
     """Input items as messages. Consecutive assistant-side items (a message, function
-    calls) form one assistant message, so a turn with text and calls counts once."""
+    calls) form one assistant message, so a turn with text and calls counts once.
+
+    An item given by id alone (an `item_reference`, or a reasoning item without its
+    `encrypted_content`) must name an output item of a stored response
+    (`owner_of_item` finds it); a referenced message or call brings that response's answer.
+    """
     out: list[Message] = []
+    referenced: set[str] = set()  # responses whose answer a reference already brought
     assistant_open = False  # the last message is an assistant turn still being built
 
     def assistant(text: str = "", call: ToolCall | None = None) -> None:
@@ -311,11 +335,84 @@ def parse_items(items: list[Any]) -> list[Message]:
                 raise InvalidRequest(f"{where}.output: Field required", param=f"{where}.output")
             out.append(Message(role="tool", tool_results=[content_text(item["output"], f"{where}.output")]))
         elif kind == "reasoning":
+            if item.get("encrypted_content") is not None:
+                _check_sealed(item["encrypted_content"], item.get("id"), where)
+            else:
+                _stored_owner(item, where, owner_of_item)
             continue  # assistant-side, and carries nothing rules look at
+        elif kind == "item_reference":
+            owner = _stored_owner(item, where, owner_of_item)
+            if not item["id"].startswith("rs_") and owner.id not in referenced:
+                referenced.add(owner.id)
+                out.append(owner.messages[-1])
         # Other item types (hosted tool calls, item references, ...) carry nothing rules
         # look at; they are accepted and skipped.
         assistant_open = False
     return out
+
+
+def _stored_owner(item: dict[str, Any], where: str,
+                  owner_of_item: Callable[[str], StoredResponse | None]) -> StoredResponse:
+    item_id = _string(item, "id", where)
+    owner = owner_of_item(item_id)
+    if owner is None:
+        raise InvalidRequest(f"Item with id '{item_id}' not found. Items are not persisted when `store` is set to "
+                             f"false. Try again with `store` set to true, or remove this item from your input.",
+                             status=404, param="input")
+    return owner
+
+
+# -- reasoning items
+
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
+_SEAL_PREFIX = "fakellm-rs1."
+
+
+def reasoning_item(thinking: str, request: Request, response_id: str) -> dict[str, Any]:
+    """The reasoning output item: a summary if asked for, the encrypted content if included."""
+    summary = getattr(request, "reasoning_summary", True)
+    item: dict[str, Any] = {"id": "rs_" + response_id, "type": "reasoning",
+                            "summary": [{"type": "summary_text", "text": thinking}] if summary else []}
+    if getattr(request, "encrypted_reasoning", False):
+        item["encrypted_content"] = seal_reasoning(thinking)
+    return item
+
+
+def seal_reasoning(thinking: str) -> str:
+    """An opaque, deterministic `encrypted_content` for a rule's thinking, that fakellm can read back.
+
+    Not encryption: base64 of the text with a digest, so a string fakellm did not make is refused.
+    """
+    raw = thinking.encode()
+    return _SEAL_PREFIX + base64.urlsafe_b64encode(raw).decode() + "." + _seal_digest(raw)
+
+
+def open_reasoning(sealed: str) -> str | None:
+    """The thinking that `seal_reasoning` sealed, or None for a string it did not make."""
+    if not sealed.startswith(_SEAL_PREFIX):
+        return None
+    encoded, _, digest = sealed[len(_SEAL_PREFIX):].rpartition(".")
+    try:
+        raw = base64.urlsafe_b64decode(encoded.encode())
+    except (ValueError, binascii.Error):
+        return None
+    if not hmac.compare_digest(digest, _seal_digest(raw)):
+        return None
+    return raw.decode(errors="replace")
+
+
+def _seal_digest(raw: bytes) -> str:
+    return hashlib.sha256(b"fakellm reasoning\0" + raw).hexdigest()[:24]
+
+
+def _check_sealed(sealed: Any, item_id: Any, where: str) -> None:
+    if not isinstance(sealed, str):
+        raise InvalidRequest(f"{where}.encrypted_content: Input should be a valid string",
+                             param=f"{where}.encrypted_content")
+    if open_reasoning(sealed) is None:
+        name = f"item {item_id}" if isinstance(item_id, str) else where
+        raise InvalidRequest(f"The encrypted content for {name} could not be verified.",
+                             param=f"{where}.encrypted_content", code="invalid_encrypted_content")
 
 
 def content_text(content: Any, where: str) -> str:
@@ -383,10 +480,13 @@ def _message_events(event: Callable[..., bytes], index: int, item: dict[str, Any
 
 def _reasoning_events(event: Callable[..., bytes], index: int, item: dict[str, Any]) -> list[bytes]:
     item_id = item["id"]
+    added = event("response.output_item.added", output_index=index, item={**item, "summary": []})
+    if not item["summary"]:  # no summary asked for: the item alone (with its encrypted content, if included)
+        return [added, event("response.output_item.done", output_index=index, item=item)]
     text = item["summary"][0]["text"]
     where = {"item_id": item_id, "output_index": index, "summary_index": 0}
     events = [
-        event("response.output_item.added", output_index=index, item={**item, "summary": []}),
+        added,
         event("response.reasoning_summary_part.added", **where, part={"type": "summary_text", "text": ""}),
     ]
     for piece in tokens.pieces(text):

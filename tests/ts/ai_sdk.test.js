@@ -8,8 +8,8 @@
 //   - a tool loop (generateText + tool() + stopWhen: isStepCount(3)): turn 1 the rule calls
 //     the tool, the SDK runs it and sends the result, turn 2 a rule that sees the result
 //     answers with a summary;
-//   - structured output (generateText + Output.object with a zod schema): the rule's JSON
-//     text comes back parsed and validated.
+//   - structured output (generateText + Output.object, and the older generateObject, with a
+//     zod schema): the rule's JSON text comes back parsed and validated.
 // Then:
 //   - OpenAI Responses with a reasoning model, `store: false` and
 //     `include: ["reasoning.encrypted_content"]`: the reasoning reaches the result, its
@@ -25,7 +25,7 @@
 // first user message.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { generateText, isStepCount, Output, streamText, tool } from "ai";
+import { generateObject, generateText, isStepCount, Output, streamText, tool } from "ai";
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { createGoogle } from "@ai-sdk/google";
 import { createOpenAI } from "@ai-sdk/openai";
@@ -252,6 +252,22 @@ for (const provider of PROVIDERS) {
     // The SDK asked for structured output in the provider's own way, with the schema's fields.
     const sent = provider.sentSchema(entries[0].request);
     assert.deepEqual(Object.keys(sent.properties).sort(), ["born", "fields", "name"]);
+  });
+
+  // generateObject is deprecated in ai 7 in favour of Output.object, but apps written for
+  // earlier versions still call it.
+  test(`${label}: generateObject parses the rule's JSON text against the zod schema`, async () => {
+    const schema = z.object({ name: z.string(), born: z.number().int(), fields: z.array(z.string()) });
+    const { result, entries } = await journaled(() => generateObject({
+      ...NO_RETRIES,
+      model: provider.model(),
+      system: "Reply in JSON.",
+      prompt: `Describe Ada Lovelace (generateObject, ${label})`,
+      schema,
+    }));
+    assert.deepEqual(result.object, ADA);
+    assert.equal(result.finishReason, "stop");
+    assert.deepEqual(entries.map(hit), [{ api, path, stream: false, turn: 1, rule: "ada_json" }]);
   });
 }
 

@@ -1,5 +1,5 @@
-"""Requests that repeat byte for byte: the reused parse (parsed.py), the shared header dict and the
-text rendered once (TextMemo) must never change what a request gets."""
+"""Requests that repeat byte for byte: the shared header dict and the text rendered once
+(TextMemo) must never change what a request gets."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ import anthropic
 import openai
 import pytest
 
-from fakellm.model import Request
-from fakellm.parsed import ParsedBodies
 from fakellm.providers.base import TextMemo
-from fakellm.providers.openai_chat import OpenAIChat
 
 from helpers import anthropic_client, app_from, openai_client, raw_client
 
@@ -32,10 +29,7 @@ def journal(app) -> list[dict]:
     return [e.as_dict() for e in app.engine.state.journal]
 
 
-def test_a_repeated_body_is_answered_by_each_requests_own_headers(monkeypatch):
-    parses = []
-    real_parse = OpenAIChat.parse
-    monkeypatch.setattr(OpenAIChat, "parse", lambda self, *a: parses.append(1) or real_parse(self, *a))
+def test_a_repeated_body_is_answered_by_each_requests_own_headers():
     app = app_from(RULES)
     client = openai_client(app)
     teams = ["blue", "red", "red", "blue", "red", None, "red"]
@@ -48,8 +42,6 @@ def test_a_repeated_body_is_answered_by_each_requests_own_headers(monkeypatch):
     entries = journal(app)
     assert [e["headers"].get("x-team") for e in entries] == teams
     assert [e["rule"] for e in entries] == ["red" if t == "red" else "hello" for t in teams]
-    assert len(parses) == 2  # parsed on the first two sightings, then reused
-    assert len(app.parsed) == 1
 
 
 def test_a_repeated_body_counts_its_conversation_from_the_header_it_brings():
@@ -175,32 +167,6 @@ def test_n_choices_and_limits_are_not_served_from_the_memo():
     assert whole.choices[0].message.content == "Hello from a rule." and whole.choices[0].finish_reason == "stop"
 
 
-def _request(path: str = "/v1/chat/completions") -> Request:
-    return Request("openai.chat", "m", [], {"a": "1"}, {}, path)
-
-
-def test_parsed_bodies_keeps_a_parse_from_the_second_sighting_and_stays_bounded():
-    cache = ParsedBodies(max_entries=2, max_body_bytes=64)
-    adapter = object()
-    cache.keep(adapter, b"one", _request())
-    assert cache.get(adapter, b"one", "/v1/chat/completions", {}) is None  # seen once: not kept yet
-    cache.keep(adapter, b"one", _request())
-    first, request = cache.get(adapter, b"one", "/v1/chat/completions", {"b": "2"})
-    assert first == b"one" and request.headers == {"b": "2"} and request.memo == {}
-    assert cache.get(adapter, b"one", "/chat/completions", {}) is None  # another path: parsed anew
-    assert cache.get(object(), b"one", "/v1/chat/completions", {}) is None  # another adapter
-    for body in (b"two", b"three", b"four"):
-        cache.keep(adapter, body, _request())
-        cache.keep(adapter, body, _request())
-    assert len(cache) == 2
-    big = b"x" * 65
-    cache.keep(adapter, big, _request())
-    cache.keep(adapter, big, _request())
-    assert cache.get(adapter, big, "/v1/chat/completions", {}) is None
-    cache.clear()
-    assert len(cache) == 0
-
-
 def test_text_memo_builds_each_text_once_and_stays_bounded():
     calls: list[str] = []
 
@@ -272,9 +238,7 @@ def test_a_new_config_answers_a_repeated_body_by_its_own_rules():
     for _ in range(3):
         assert client.chat.completions.create(model="gpt-4o-mini", messages=ASK).choices[0].message.content == \
             "old rules"
-    assert len(app.parsed) == 1
     app.use_config(app_from({"rules": [{"respond": {"content": "new rules"}}]}).config)
-    assert len(app.parsed) == 0  # the memos of the old rules' replies are gone
     for _ in range(3):
         assert client.chat.completions.create(model="gpt-4o-mini", messages=ASK).choices[0].message.content == \
             "new rules"

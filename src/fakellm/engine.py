@@ -38,13 +38,7 @@ def conversation_id_for(request: Request) -> str:
         return explicit
     if request.conversation_id:
         return request.conversation_id
-    memo = request.memo
-    if memo is None:
-        return _conversation_id_of_body(request)
-    known = memo.get("conversation_id")
-    if known is None:
-        known = memo["conversation_id"] = _conversation_id_of_body(request)
-    return known
+    return _conversation_id_of_body(request)
 
 
 def _conversation_id_of_body(request: Request) -> str:
@@ -82,16 +76,6 @@ def input_tokens(request: Request, count: Callable[[str], int] | None = None) ->
     """Prompt size, counted the same way for every provider and stream mode."""
     if count is None:
         count = tokens.counter(request.api)
-    memo = request.memo
-    if memo is None:
-        return _count_input(request, count)
-    known = memo.get(count)
-    if known is None:
-        known = memo[count] = _count_input(request, count)
-    return known
-
-
-def _count_input(request: Request, count: Callable[[str], int]) -> int:
     total = 0
     for m in request.messages:
         total += count(m.text)
@@ -105,8 +89,8 @@ def _count_input(request: Request, count: Callable[[str], int]) -> int:
 
 
 def _reply_parts(request: Request, answer: Answer, count: Callable[[str], int], n: int) -> tuple[Any, ...]:
-    """What an answer's reply to this body is, apart from ids and state: (count, content, thinking,
-    finish reason, stop sequence, input tokens, output tokens). It depends only on the body."""
+    """What an answer's reply to this body is, apart from ids and state: (content, thinking,
+    finish reason, stop sequence, input tokens, output tokens)."""
     content = answer.content
     thinking = answer.thinking if request.thinking else None
     if content is None and not answer.tool_calls and request.generates_text:
@@ -120,7 +104,7 @@ def _reply_parts(request: Request, answer: Answer, count: Callable[[str], int], 
     if answer.tool_calls or thinking is not None:
         out_tokens += answer.fixed_tokens(count, thinking is not None)
     # With `n > 1` every choice is generated, so (as the real API) each one counts.
-    return count, content, thinking, finish, stop_sequence, input_tokens(request, count), out_tokens * n
+    return content, thinking, finish, stop_sequence, input_tokens(request, count), out_tokens * n
 
 
 def _apply_limits(request: Request, text: str, finish: str,
@@ -270,13 +254,7 @@ class Engine:
             return Reply(answer.status, error=answer.error, rule=rule_name, n=n,
                          headers=dict(answer.headers) if answer.headers else {})
         count = tokens.counter(request.api)
-        memo = request.memo  # shared by requests with the same body: the parts are worked out once
-        parts = memo.get(answer) if memo is not None else None
-        if parts is None or parts[0] is not count:
-            parts = _reply_parts(request, answer, count, n)
-            if memo is not None:
-                memo[answer] = parts
-        _, content, thinking, finish, stop_sequence, in_tokens, out_tokens = parts
+        content, thinking, finish, stop_sequence, in_tokens, out_tokens = _reply_parts(request, answer, count, n)
         tool_calls = ([ToolCall(name, arguments, call_id) for name, arguments, call_id in answer.tool_calls]
                       if answer.tool_calls else [])
         usage = Usage(in_tokens, out_tokens)

@@ -61,9 +61,6 @@ class Request:
     conversation_id: str = ""
     # False for embeddings: no echo text, no token limits.
     generates_text: bool = True
-    # Values derived from the body alone (the text rules search, the prompt's token count, ...),
-    # shared by every request with the same body bytes (parsed.py); None when not shared.
-    memo: dict[Any, Any] | None = None
 
 
 @dataclass(slots=True)

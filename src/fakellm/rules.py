@@ -40,14 +40,8 @@ class MatchContext:
     def all_text(self) -> str:
         """Every message's text, lower-cased, joined (what `messages_contain` searches)."""
         if self._all is None:
-            memo = self.request.memo
-            text = memo.get("all_text") if memo is not None else None
-            if text is None:
-                text = " ".join([m.text if not m.tool_results else _searchable(m)
-                                 for m in self.request.messages]).lower()
-                if memo is not None:
-                    memo["all_text"] = text
-            self._all = text
+            self._all = " ".join([m.text if not m.tool_results else _searchable(m)
+                                  for m in self.request.messages]).lower()
         return self._all
 
     @property

@@ -21,7 +21,6 @@ from .config import Config, ConfigError, load_config
 from .engine import CONVERSATION_HEADER, Engine
 from .http import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
 from .model import ErrorInfo, Reply
-from .parsed import ParsedBodies
 from .providers.base import Adapter, InvalidRequest
 from .router import Router
 
@@ -44,7 +43,6 @@ class FakeLLMApp:
         self.reloads = 0
         self.reload_failures = 0
         self.metrics = Metrics()
-        self.parsed = ParsedBodies()  # earlier parses of bodies that arrive again
         self._last_headers: tuple[list[tuple[bytes, bytes]] | None, dict[str, str]] = (None, {})
         self.last_reload_error: list[dict[str, Any]] | None = None
         self.router = Router()
@@ -72,8 +70,6 @@ class FakeLLMApp:
 
     def use_config(self, config: Config) -> None:
         self.engine.use_config(config)
-        # Memos of repeated bodies hold replies worked out under the old rules: start afresh.
-        self.parsed.clear()
         self.reloads += 1
         self.last_reload_error = None
 
@@ -151,18 +147,10 @@ class FakeLLMApp:
             else:
                 headers = _decode_headers(raw_headers)
                 self._last_headers = (raw_headers, headers)
-            path = scope["path"]
-            pure = getattr(adapter, "pure_parse", False)
-            known = self.parsed.get(adapter, raw, path, headers) if pure else None
-            if known is not None:
-                raw, request = known
-            else:
-                body = orjson.loads(raw)
-                if type(body) is not dict:
-                    raise InvalidRequest(f"The request body must be a JSON object, not {_json_kind(body)}")
-                request = adapter.parse(body, headers, path, params)
-                if pure:
-                    self.parsed.keep(adapter, raw, request)
+            body = orjson.loads(raw)
+            if type(body) is not dict:
+                raise InvalidRequest(f"The request body must be a JSON object, not {_json_kind(body)}")
+            request = adapter.parse(body, headers, scope["path"], params)
         except orjson.JSONDecodeError as e:
             error = ErrorInfo(f"We could not parse the JSON body of your request: {e}")
             await send_response(send, 400, adapter.render_error(400, error, request_id), JSON, [id_header])

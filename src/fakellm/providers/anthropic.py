@@ -180,7 +180,6 @@ def stop_sequences(value: Any) -> list[str]:
 
 class AnthropicMessages:
     api = "anthropic.messages"
-    pure_parse = True  # see parsed.py
     request_id_header = "request-id"
     # Stream events that carry generated content: the delivery layer's chunks.
     content_event_markers = (b"event: content_block_delta",)

@@ -16,10 +16,6 @@ from .base import Adapter
 class AzureDeployment:
     """Wraps an OpenAI adapter so the path's `{deployment}` names the model."""
 
-    # The deployment comes from the path, so the parse still depends only on the body and the path
-    # (parsed.py keeps it per path).
-    pure_parse = True
-
     def __init__(self, inner: Adapter):
         self.inner = inner
         self.api = inner.api

@@ -41,14 +41,6 @@ class Adapter(Protocol):
 
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes: ...
 
-    # Optional, for the server (parsed.py):
-    #
-    # pure_parse: bool
-    #     True when `parse` depends on nothing but the body and the path (the params
-    #     come from the path; not on the server's state, nor on the headers beyond
-    #     passing them on), so a body that arrives again byte for byte on the same
-    #     path can reuse its earlier parse.
-    #
     # Optional, for the delivery layer (delivery.py), which applies timing and faults:
     #
     # content_event_markers: tuple[bytes, ...]

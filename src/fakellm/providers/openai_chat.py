@@ -85,7 +85,6 @@ def _plain_message(raw: Any) -> Message | None:
 
 class OpenAIChat:
     api = "openai.chat"
-    pure_parse = True  # see parsed.py
     request_id_header = "x-request-id"
     # Stream events that carry generated content (text, tool calls): the delivery layer's chunks.
     content_event_markers = (b'"delta":{"content"', b'"delta":{"tool_calls"')

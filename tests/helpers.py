@@ -17,7 +17,7 @@ import httpx2
 import openai
 
 from fakellm.config import config_from_data, parse_config
-from fakellm.server import FakeLLMApp
+from fakellm.server.app import FakeLLMApp
 
 BASE = "http://fakellm.test"
 

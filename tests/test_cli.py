@@ -14,7 +14,7 @@ import openai
 import pytest
 from helpers import Served, free_port
 
-from fakellm.starter import starter_text
+from fakellm.config.starter import starter_text
 
 
 def fakellm(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:

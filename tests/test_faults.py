@@ -575,7 +575,7 @@ def test_faults_work_under_the_python_api():
 
 
 def test_the_starter_config_shows_timing_faults_and_limits():
-    from fakellm.starter import starter_config
+    from fakellm.config.starter import starter_config
 
     app = app_from(None)
     app.use_config(starter_config())

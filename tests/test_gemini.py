@@ -11,7 +11,7 @@ from google.genai import errors, types
 from helpers import BASE, Served, app_from, gemini_client, raw_client
 
 from fakellm.model import ErrorInfo
-from fakellm.providers import gemini
+from fakellm.providers.gemini import wire as gemini
 
 CONFIG = """
 rules:
@@ -344,8 +344,8 @@ def test_strict_mode_miss_is_a_gemini_404():
 
 def test_mid_stream_error_chunk_raises_in_the_sdk():
     """`stream_error_event` (for errors injected after a stream started) makes the SDK raise."""
-    from fakellm.engine import Engine
-    from fakellm.starter import starter_config
+    from fakellm.engine.engine import Engine
+    from fakellm.config.starter import starter_config
 
     request = gemini.GeminiGenerate("sse").parse(
         {"contents": [{"parts": [{"text": "a story"}]}]}, {}, "/", {"target": MODEL + ":streamGenerateContent"})

@@ -8,7 +8,7 @@ import anthropic
 import openai
 import pytest
 
-from fakellm.catalog import DEFAULT_MODELS
+from fakellm.engine.catalog import DEFAULT_MODELS
 from fakellm.config import ConfigError, parse_config
 from helpers import Served, anthropic_client, app_from, openai_client, raw_client
 

@@ -10,10 +10,10 @@ import ollama
 import pytest
 from helpers import Served, app_from, ollama_client, openai_client, raw_client
 
-from fakellm.engine import Engine
+from fakellm.engine.engine import Engine
 from fakellm.model import ErrorInfo
-from fakellm.providers import ollama as ollama_wire
-from fakellm.starter import starter_config
+from fakellm.providers.ollama import wire as ollama_wire
+from fakellm.config.starter import starter_config
 
 CONFIG = """
 models: [llama3.2, nomic-embed-text]

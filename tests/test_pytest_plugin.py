@@ -323,7 +323,7 @@ def test_a_session_without_the_fixture_starts_nothing(pytester):
 
         def test_plugin_is_loaded_but_idle(request):
             assert request.config.pluginmanager.has_plugin("fakellm")
-            for heavy in ("uvicorn", "fakellm.testing", "fakellm.server"):
+            for heavy in ("uvicorn", "fakellm.testing.fakellm", "fakellm.server.app"):
                 assert heavy not in sys.modules, heavy
             assert not any(t.name == "fakellm-server" for t in threading.enumerate())
     ''')

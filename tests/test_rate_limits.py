@@ -12,8 +12,8 @@ import pytest
 from helpers import Served, app_from, openai_client
 
 from fakellm.config import ConfigError, parse_config
-from fakellm.ratelimit import go_duration
-from fakellm.state import BucketStore
+from fakellm.traffic.ratelimit import go_duration
+from fakellm.store.memory import BucketStore
 
 
 def ask(text: str) -> list[dict]:

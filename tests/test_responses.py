@@ -10,7 +10,7 @@ import pytest
 from openai.types.responses import ResponseFailedEvent
 
 from fakellm.model import ErrorInfo
-from fakellm.providers.openai_responses import OpenAIResponses, failed_event
+from fakellm.providers.openai.responses import OpenAIResponses, failed_event
 from helpers import Served, app_from, async_openai_client, openai_client, raw_client
 
 AGENT = """

@@ -18,7 +18,7 @@ import pytest
 from helpers import Served, anthropic_client, app_from, openai_client
 
 from fakellm.config import parse_config
-from fakellm.delivery import Plans
+from fakellm.traffic.delivery import Plans
 
 TEXT = "one two three four five six seven eight nine ten"  # ten token-sized pieces
 PIECES = TEXT.split(" ")

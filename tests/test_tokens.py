@@ -6,7 +6,7 @@ import tiktoken.load as tiktoken_load
 import tiktoken.registry
 from helpers import anthropic_client, app_from, openai_client
 
-from fakellm import tokens
+from fakellm.engine import tokens
 
 CONFIG = "rules:\n  - respond: {content: 'alpha beta gamma delta epsilon zeta eta theta'}\n"
 

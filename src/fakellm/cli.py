@@ -23,7 +23,7 @@ def main() -> None:
 @click.argument("path", default=DEFAULT_CONFIG, type=click.Path(dir_okay=False, path_type=Path))
 def init(path: Path) -> None:
     """Write a commented starter config to PATH (default: fakellm.yaml)."""
-    from .starter import starter_text
+    from .config.starter import starter_text
 
     if path.exists():
         click.echo(f"{path} already exists; not overwriting it. Remove it or pass another path.", err=True)
@@ -39,8 +39,8 @@ def init(path: Path) -> None:
 
 def _load(config: Path | None):
     """The config to serve and its path (None for the built-in starter)."""
-    from .config import ConfigError, load_config
-    from .starter import STARTER_NAME, starter_config
+    from .config.schema import ConfigError, load_config
+    from .config.starter import STARTER_NAME, starter_config
 
     path = config
     if path is None and Path(DEFAULT_CONFIG).exists():
@@ -68,8 +68,8 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
     """Start the mock server."""
     import uvicorn
 
-    from .server import FakeLLMApp
-    from .tokens import load_accurate_encoding
+    from .server.app import FakeLLMApp
+    from .engine.tokens import load_accurate_encoding
 
     cfg, path = _load(config)
     if reload and path is None:
@@ -130,8 +130,8 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
               show_default=True, help="Config file to check.")
 def check(config: Path) -> None:
     """Validate a config: exit 0 when it is valid, 2 with every problem when not."""
-    from .config import ConfigError, load_config
-    from .lint import lint
+    from .config.schema import ConfigError, load_config
+    from .config.lint import lint
 
     try:
         cfg = load_config(config)

@@ -1,0 +1,1 @@
+"""The admin API under /_fakellm, the dashboard and the Prometheus metrics."""

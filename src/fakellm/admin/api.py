@@ -1,0 +1,298 @@
+"""Admin API under /_fakellm, and provider-shaped 404/405 for everything else."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+import orjson
+
+from .. import __version__
+from . import dashboard
+from . import metrics
+from ..engine.apis import api_matches
+from ..config.schema import ConfigError, parse_config
+from ..server.http import JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
+from ..server.router import Handler as RouteHandler
+from ..server.router import Router
+
+if TYPE_CHECKING:
+    from ..server.app import FakeLLMApp
+
+AdminHandler = Callable[["FakeLLMApp", dict[str, Any], Receive, dict[str, str]], Awaitable[tuple[int, bytes, bytes]]]
+
+ADMIN_BODY_LIMIT = 8 * 1024 * 1024
+
+
+ADMIN_BODY_LIMIT = 8 * 1024 * 1024
+
+
+def _json(status: int, value: Any) -> tuple[int, bytes, bytes]:
+    return status, orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS), JSON
+
+
+def _int_param(params: dict[str, str], name: str, default: int, low: int = 0, high: int = 10_000) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise AdminError(400, f"query parameter {name!r} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise AdminError(400, f"query parameter {name!r} must be between {low} and {high}, got {value}")
+    return value
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+# -- handlers
+
+
+async def stats(app: FakeLLMApp, scope, receive, params):
+    state = app.engine.state
+    _, recent_convs = state.conversations(100, 0)
+    recent = [
+        {
+            "id": e.id,
+            "ts": e.time,
+            "api": e.api,
+            "model": e.model,
+            "stream": e.stream,
+            "matched_rule": e.rule,
+            "conversation_id": e.conversation_id,
+            "turn": e.turn,
+            "status": e.status,
+        }
+        for e in list(state.journal)[-50:][::-1]
+    ]
+    return _json(200, {
+        "version": __version__,
+        "total_requests": state.stats.total,
+        "unmatched_requests": state.stats.unmatched,
+        "by_rule": dict(state.stats.by_rule),
+        "by_api": dict(state.stats.by_api),
+        "recent": recent,
+        "conversation_count": state.conversation_count,
+        "conversations": {c["id"]: {"turn": c["turn"], "tool_results_seen": c["tool_results_seen"]}
+                          for c in recent_convs},
+    })
+
+
+async def conversations(app: FakeLLMApp, scope, receive, params):
+    params = query_params(scope)
+    limit = _int_param(params, "limit", 100, 1, 10_000)
+    offset = _int_param(params, "offset", 0, 0, 10_000_000)
+    total, items = app.engine.state.conversations(limit, offset)
+    return _json(200, {"total": total, "limit": limit, "offset": offset, "conversations": items})
+
+
+async def reset(app: FakeLLMApp, scope, receive, params):
+    return _json(200, {"cleared_conversations": app.engine.state.reset()})
+
+
+async def reload(app: FakeLLMApp, scope, receive, params):
+    if app.config_path is None:
+        raise AdminError(400, "fakellm is serving a config that was not read from a file; nothing to reload")
+    try:
+        config = app.reload()
+    except ConfigError as e:
+        raise AdminError(400, f"{app.config_path} is invalid; still serving the previous config",
+                         problems=[p.as_dict() for p in e.problems]) from None
+    return _json(200, {"reloaded": True, "rules": len(config.rules), "source": str(app.config_path)})
+
+
+async def requests(app: FakeLLMApp, scope, receive, params):
+    """The journal, oldest first; filters: rule (a name, or `none` for misses), conversation, api, limit,
+    and `after` (only entries with a larger id: a poller's cursor). `oldest_id` is the oldest entry still
+    held, so a poller can drop entries the ring buffer evicted or a DELETE cleared; `latency_ms` maps each
+    returned entry's id to the time its answer took (null while it is still being sent)."""
+    query = query_params(scope)
+    limit = _int_param(query, "limit", 1_000_000, 1, 1_000_000)
+    after = _int_param(query, "after", 0, 0, 2**62)
+    rule, conversation, api = query.get("rule"), query.get("conversation"), query.get("api")
+    journal = app.engine.state.journal
+    entries = []
+    for entry in _entries_after(journal, after):
+        if rule is not None and (entry.rule or "none") != rule:
+            continue
+        if conversation is not None and entry.conversation_id != conversation:
+            continue
+        if api is not None and not api_matches(api, entry.api):
+            continue
+        entries.append(entry)
+    entries = entries[-limit:]
+    return _json(200, {"requests": [e.as_dict() for e in entries],
+                       "oldest_id": journal[0].id if journal else None,
+                       "latency_ms": {e.id: None if e.latency_ms is None else round(e.latency_ms, 3) for e in entries}})
+
+
+def _entries_after(journal, after: int) -> list:
+    """Journal entries with an id above `after`, oldest first, walking back only as far as needed."""
+    if not after:
+        return list(journal)
+    newer = []
+    for entry in reversed(journal):
+        if entry.id <= after:
+            break
+        newer.append(entry)
+    newer.reverse()
+    return newer
+
+
+async def rules(app: FakeLLMApp, scope, receive, params):
+    """The active rules with their hit counts and last hit, the config file, and the totals."""
+    state = app.engine.state
+    by_rule, last_hit = state.stats.by_rule, state.stats.last_hit
+    return _json(200, {
+        "path": str(app.config_path) if app.config_path is not None else None,
+        "source": app.config.source,
+        "version": __version__,
+        "started": state.started,  # a new value means the server restarted: journal ids start over
+        "reloads": app.reloads,
+        "reload_failures": app.reload_failures,
+        "last_reload_error": app.last_reload_error,
+        "totals": {
+            "requests": state.stats.total,
+            "unmatched": state.stats.unmatched,
+            "conversations": state.conversation_count,
+            "journal": len(state.journal),
+            "journal_size": state.journal.maxlen,
+        },
+        "rules": [
+            {
+                "index": rule.index,
+                "name": rule.name,
+                "when": [cond.label for cond in rule.conditions],
+                "respond": [_respond_summary(spec) for spec in rule.responds],
+                "times": rule.times,
+                "cycle": rule.cycle,
+                "hits": by_rule.get(rule.name, 0),
+                "last_hit": last_hit.get(rule.name),
+            }
+            for rule in app.engine.rules
+        ],
+    })
+
+
+def _respond_summary(spec: Any) -> str:
+    """One line saying what a `respond` item answers, for the dashboard."""
+    if spec.status >= 400:
+        error = spec.error if isinstance(spec.error, str) or spec.error is None else spec.error.message
+        return f"status {spec.status}" + (f": {error}" if error else "")
+    parts = []
+    if spec.tool_calls:
+        parts.append("tool calls: " + ", ".join(call.name for call in spec.tool_calls))
+    if spec.content is not None:
+        text = spec.content if len(spec.content) <= 120 else spec.content[:119] + "…"
+        parts.append(orjson.dumps(text).decode())
+    if getattr(spec, "embedding", None) is not None:
+        parts.append("embedding")
+    return "; ".join(parts) or "echo"
+
+
+
+
+async def clear_requests(app: FakeLLMApp, scope, receive, params):
+    return _json(200, {"cleared_requests": app.engine.state.clear_journal()})
+
+
+async def get_config(app: FakeLLMApp, scope, receive, params):
+    config = app.config
+    return _json(200, {
+        "source": config.source,
+        "path": str(app.config_path) if app.config_path is not None else None,
+        "text": config.text,
+        "config": config.spec.model_dump(mode="json", exclude_defaults=True),
+    })
+
+
+async def put_config(app: FakeLLMApp, scope, receive, params):
+    """Replace the active config with a YAML or JSON body, validated like the file."""
+    raw = await read_body(receive, ADMIN_BODY_LIMIT)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AdminError(400, "the config must be UTF-8 YAML or JSON text") from None
+    try:
+        config = parse_config(text, "PUT /_fakellm/config")
+    except ConfigError as e:
+        raise AdminError(400, "invalid config; still serving the previous one",
+                         problems=[p.as_dict() for p in e.problems]) from None
+    app.use_config(config)
+    return _json(200, {"replaced": True, "rules": len(config.rules)})
+
+
+async def metrics_text(app: FakeLLMApp, scope, receive, params):
+    return 200, metrics.render(app), metrics.CONTENT_TYPE
+
+
+async def health(app: FakeLLMApp, scope, receive, params):
+    return _json(200, {"status": "ok", "version": __version__})
+
+
+async def debug(app: FakeLLMApp, scope, receive, params):
+    """Counts for spotting leaks: asyncio tasks alive, and replies still being delivered slowly."""
+    import asyncio
+
+    from ..traffic import delivery
+
+    return _json(200, {
+        "asyncio_tasks": len(asyncio.all_tasks()),
+        "deliveries_in_flight": delivery.in_flight,
+        "rate_limit_buckets": len(app.engine.state.rate_buckets),
+    })
+
+
+async def index(app: FakeLLMApp, scope, receive, params):
+    return _json(200, {
+        "name": "fakellm",
+        "version": __version__,
+        "openai_base_url": "/v1",
+        "anthropic_base_url": "/",
+        "dashboard": "/_fakellm",
+    })
+
+
+def register(router: Router) -> None:
+    for method, path, handler in (
+        ("GET", "/", index),
+        ("GET", "/_fakellm/health", health),
+        ("GET", "/_fakellm/debug", debug),
+        ("GET", "/_fakellm/stats", stats),
+        ("GET", "/_fakellm/conversations", conversations),
+        ("POST", "/_fakellm/reset", reset),
+        ("POST", "/_fakellm/reload", reload),
+        ("GET", "/_fakellm/requests", requests),
+        ("DELETE", "/_fakellm/requests", clear_requests),
+        ("GET", "/_fakellm/rules", rules),
+        ("GET", "/_fakellm/config", get_config),
+        ("PUT", "/_fakellm/config", put_config),
+        ("GET", "/metrics", metrics_text),
+    ):
+        router.add(method, path, endpoint(handler))
+    dashboard.register(router)
+
+
+def endpoint(handler: AdminHandler) -> RouteHandler:
+    """Wrap a handler returning (status, body, content type) as a route."""
+
+    async def route(app: FakeLLMApp, scope: dict[str, Any], receive: Receive, send: Send, params: dict[str, str]) -> None:
+        try:
+            status, body, ctype = await handler(app, scope, receive, params)
+        except AdminError as e:
+            status, body, ctype = _json(e.status, {"error": {"message": e.message, "type": "invalid_request_error", **e.extra}})
+        except BodyTooLarge:
+            status, body, ctype = _json(413, {"error": {"message": "request body too large", "type": "invalid_request_error"}})
+        except ClientGone:
+            return
+        if scope["method"] == "HEAD":
+            body = b""
+        await send_response(send, status, body, ctype)
+
+    return route

@@ -1,0 +1,682 @@
+"""Config: YAML (or a dict) -> validated spec -> compiled rules.
+
+Validation happens once, at load time, with pydantic. Every problem is reported
+at once as `file:line:col: message`, with a "did you mean" for misspelled keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..engine.apis import KNOWN_APIS
+
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+# RFC 9110 field names (tokens) and the field values fakellm will send: visible ASCII, spaces and tabs.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
+
+# The roles a request's messages can have, whatever the provider calls them.
+MESSAGE_ROLES = ("user", "assistant", "system", "developer", "tool", "function")
+
+
+class _Strict(BaseModel):
+    # strict: `turn: "2"`, `turn: true` and `cycle: "yes"` are type errors, not quietly converted.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ToolCallSpec(_Strict):
+    name: str
+    arguments: Union[dict[str, Any], str] = Field(default_factory=dict)
+    id: str | None = None
+
+    @field_validator("arguments")
+    @classmethod
+    def _json_object_text(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            try:
+                value = json.loads(v)
+            except ValueError as e:
+                raise ValueError(f"arguments given as a string must be JSON text ({e})") from None
+            if not isinstance(value, dict):
+                raise ValueError(f"arguments must be a JSON object, got {_kind(value)}")
+        return v
+
+
+class ErrorSpec(_Strict):
+    message: str
+    type: str | None = None
+    code: Union[str, int, None] = None
+    param: str | None = None
+
+
+class UsageSpec(_Strict):
+    input_tokens: int | None = Field(default=None, ge=0)
+    output_tokens: int | None = Field(default=None, ge=0)
+    cached_tokens: int | None = Field(default=None, ge=0)
+    cache_creation_input_tokens: int | None = Field(default=None, ge=0)
+    reasoning_tokens: int | None = Field(default=None, ge=0)
+
+
+def _number(v: Any) -> Any:
+    """YAML `true` and `"500"` are mistakes in a delay, not numbers."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"expected a number, got {_kind(v)}")
+    return v
+
+
+class TimingSpec(_Strict):
+    """Timing keys, shared by `respond` and `defaults` (see delivery.py). Unset means 0 / token-sized."""
+
+    delay_ms: float | None = Field(default=None, ge=0)
+    ttft_ms: float | None = Field(default=None, ge=0)
+    chunk_delay_ms: float | None = Field(default=None, ge=0)
+    tokens_per_second: float | None = Field(default=None, gt=0)
+    jitter: float | None = Field(default=None, ge=0, le=1)
+    chunk_size: int | None = Field(default=None, ge=1)
+
+    @field_validator("delay_ms", "ttft_ms", "chunk_delay_ms", "tokens_per_second", "jitter", mode="before")
+    @classmethod
+    def _numbers(cls, v: Any) -> Any:
+        return v if v is None else _number(v)
+
+    @model_validator(mode="after")
+    def _one_pace(self) -> TimingSpec:
+        if self.chunk_delay_ms is not None and self.tokens_per_second is not None:
+            raise ValueError("give chunk_delay_ms or tokens_per_second, not both")
+        return self
+
+
+FAULT_TYPES = ("disconnect", "truncate", "malformed", "error_event", "hang", "empty")
+
+
+class FaultSpec(_Strict):
+    """`respond.fault`: what goes wrong on the wire (delivery.py documents each type)."""
+
+    type: str
+    after_chunks: int | None = Field(default=None, ge=0)
+    # error_event only: the error sent mid-stream (or as the response, when not streaming).
+    status: int | None = Field(default=None, ge=400, le=599)
+    error: Union[str, ErrorSpec, None] = None
+
+    @field_validator("type")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in FAULT_TYPES:
+            raise ValueError(f"unknown fault {v!r}{_did_you_mean(v, FAULT_TYPES)}; known: {', '.join(FAULT_TYPES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _applies(self) -> FaultSpec:
+        if self.type != "error_event" and (self.status is not None or self.error is not None):
+            raise ValueError(f"status and error apply only to the error_event fault, not {self.type}")
+        if self.type == "empty" and self.after_chunks is not None:
+            raise ValueError("after_chunks does not apply to the empty fault")
+        return self
+
+
+class RateLimitSpec(_Strict):
+    """`rate_limit` under `defaults` or on a rule: token buckets (see ratelimit.py)."""
+
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+    per: Literal["api_key", "global"] = "api_key"
+    # The buckets hold this many seconds' worth of the limit (60: a whole minute's quota at once).
+    burst_s: float = Field(default=60, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> RateLimitSpec:
+        if self.requests_per_minute is None and self.tokens_per_minute is None:
+            raise ValueError("rate_limit needs requests_per_minute, tokens_per_minute, or both")
+        return self
+
+
+class RespondSpec(TimingSpec):
+    content: str | None = None
+    tool_calls: list[ToolCallSpec] | None = None
+    thinking: str | None = None
+    # 1xx is not a final response (an HTTP client fails on it): 200 to 599 only.
+    status: int = Field(default=200, ge=200, le=599)
+    error: Union[str, ErrorSpec, None] = None
+    headers: dict[str, Union[str, int, float]] = Field(default_factory=dict)
+    finish_reason: str | None = None
+    usage: UsageSpec | None = None
+    fault: FaultSpec | None = None
+    # Embeddings: one vector for every input, or one vector per input.
+    embedding: Union[list[float], list[list[float]], None] = None
+
+    @field_validator("headers")
+    @classmethod
+    def _sendable_headers(cls, v: dict[str, Any]) -> dict[str, Any]:
+        # Checked here, not when a request is already being answered (a 500 there, or an injected header).
+        for name, value in v.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a valid HTTP header name")
+            if isinstance(value, str) and not _HEADER_VALUE.fullmatch(value):
+                raise ValueError(f"header {name}: the value must be printable ASCII on one line, got {value!r}")
+        return v
+
+    @field_validator("fault", mode="before")
+    @classmethod
+    def _fault_name(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return {"type": v}
+        if v is not None and not isinstance(v, dict):
+            raise ValueError(f"fault must be a fault name ({', '.join(FAULT_TYPES)}) or a mapping "
+                             f"{{type, after_chunks, ...}}, got {_kind(v)}")
+        return v
+
+    @field_validator("embedding", mode="before")
+    @classmethod
+    def _vectors(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if _is_vector(v):
+            return v
+        if isinstance(v, list) and v and all(_is_vector(x) for x in v):
+            if len({len(x) for x in v}) > 1:
+                raise ValueError("every vector in embedding must have the same length")
+            return v
+        raise ValueError("embedding must be a non-empty list of numbers, or a list of such lists (one per input)")
+
+
+def _is_vector(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in v
+    )
+
+
+class WhenSpec(_Strict):
+    messages_contain: str | None = None
+    messages_match: str | None = None
+    model_matches: str | None = None
+    tools_include: str | None = None
+    turn: int | None = Field(default=None, ge=1)
+    turn_in: list[int] | None = None
+    previous_message_role: str | None = None
+    previous_message_contains: str | None = None
+    tool_result_contains: str | None = None
+    system_contains: str | None = None
+    last_message_contains: str | None = None
+    api: str | None = None
+    # Filled from the `header.<name>: value` keys; not written directly.
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_headers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out: dict[str, Any] = {}
+        headers: dict[str, Any] = {}
+        for key, value in data.items():
+            if isinstance(key, str) and key.lower().startswith("header."):
+                if not key[7:]:
+                    raise ValueError("`header.` needs a header name, e.g. `header.x-test-scenario: rate_limit`")
+                if isinstance(value, (list, dict)) or value is None:
+                    raise ValueError(f"{key}: expected a string, got {_kind(value)}")
+                # A YAML number is the header's text (0.3.5 did the same).
+                headers[key[7:].lower()] = value if isinstance(value, str) else str(value)
+            else:
+                out[key] = value
+        if headers:
+            out["headers"] = headers
+        return out
+
+    @field_validator("turn_in", mode="before")
+    @classmethod
+    def _tuple_is_a_pair(cls, v: Any) -> Any:
+        # Python configs naturally write (low, high).
+        return list(v) if isinstance(v, tuple) else v
+
+    @field_validator("previous_message_role")
+    @classmethod
+    def _known_role(cls, v: str | None) -> str | None:
+        if v is not None and v not in MESSAGE_ROLES:
+            raise ValueError(f"unknown role {v!r}{_did_you_mean(v, MESSAGE_ROLES)}; "
+                             f"known: {', '.join(MESSAGE_ROLES)}")
+        return v
+
+    @field_validator("turn_in")
+    @classmethod
+    def _pair(cls, v: list[int] | None) -> list[int] | None:
+        if v is None:
+            return v
+        if len(v) != 2:
+            raise ValueError("turn_in must be a [low, high] pair")
+        if v[0] > v[1]:
+            raise ValueError(f"turn_in low ({v[0]}) is greater than high ({v[1]})")
+        return v
+
+    @field_validator("api")
+    @classmethod
+    def _known_api(cls, v: str | None) -> str | None:
+        if v is not None and v not in KNOWN_APIS:
+            hint = _did_you_mean(v, KNOWN_APIS)
+            raise ValueError(f"unknown api {v!r}{hint}; known: {', '.join(sorted(KNOWN_APIS))}")
+        return v
+
+    @field_validator("messages_match")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            import re
+
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"messages_match is not a valid regular expression: {e}") from None
+        return v
+
+
+class RuleSpec(_Strict):
+    name: str | None = None
+    when: WhenSpec | None = None
+    respond: list[RespondSpec] = Field(default_factory=lambda: [RespondSpec()])
+    times: int | None = Field(default=None, ge=1)
+    cycle: bool = False
+    # The rule fires on a matching request with this chance (seeded by defaults.seed).
+    probability: float | None = Field(default=None, ge=0, le=1)
+    rate_limit: RateLimitSpec | None = None
+
+    @field_validator("probability", mode="before")
+    @classmethod
+    def _chance(cls, v: Any) -> Any:
+        return v if v is None else _number(v)
+
+    @field_validator("respond", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        if v is None:
+            return [{}]
+        if isinstance(v, dict):
+            return [v]
+        if isinstance(v, list) and not v:
+            raise ValueError("respond list must not be empty")
+        return v
+
+
+class ModelSpec(_Strict):
+    """One entry of the top-level `models:` list (model listings, embedding sizes)."""
+
+    id: str = Field(min_length=1)
+    owned_by: str | None = None
+    created: int | None = Field(default=None, ge=0)
+    display_name: str | None = None
+    # Embedding models: the vector length when the request gives no `dimensions`.
+    dimensions: int | None = Field(default=None, ge=1, le=65_536)
+    input_token_limit: int | None = Field(default=None, ge=1)
+    output_token_limit: int | None = Field(default=None, ge=1)
+
+
+class DefaultsSpec(TimingSpec):
+    fallback: Literal["deterministic_echo", "error"] = "deterministic_echo"
+    turns: Literal["messages", "requests"] = "messages"
+    max_conversations: int = Field(default=10_000, ge=1)
+    max_tool_results: int = Field(default=256, ge=1)
+    journal_size: int = Field(default=1_000, ge=1)
+    # Request bodies larger than this are not kept in the journal (its memory stays bounded in bytes).
+    journal_body_bytes: int = Field(default=1024 * 1024, ge=0)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    max_responses: int = Field(default=10_000, ge=1)
+    # Makes jitter and rule probabilities reproducible.
+    seed: int | None = None
+    hang_limit_s: float = Field(default=600, ge=0)
+    rate_limit: RateLimitSpec | None = None
+
+
+class ConfigSpec(_Strict):
+    version: int = 1
+    defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
+    rules: list[RuleSpec] = Field(default_factory=list)
+    # None: the built-in catalogue (see catalog.py).
+    models: list[ModelSpec] | None = None
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _ids_or_mappings(cls, v: Any) -> Any:
+        if not isinstance(v, list):
+            return v
+        for i, item in enumerate(v):
+            if not isinstance(item, (str, dict)):
+                raise ValueError(f"item {i} must be a model id (a string) or a mapping with an `id`, got {_kind(item)}")
+            if item == "":
+                raise ValueError(f"item {i}: a model id must not be empty")
+        return [{"id": item} if isinstance(item, str) else item for item in v]
+
+    @field_validator("models")
+    @classmethod
+    def _unique_ids(cls, v: list[ModelSpec] | None) -> list[ModelSpec] | None:
+        seen: set[str] = set()
+        for model in v or ():
+            if model.id in seen:
+                raise ValueError(f"model {model.id!r} is listed twice")
+            seen.add(model.id)
+        return v
+
+    @field_validator("defaults", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _none_is_no_rules(cls, v: Any) -> Any:
+        return [] if v is None else v
+
+
+# --------------------------------------------------------------------------- problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str
+    line: int | None
+    col: int | None
+    message: str
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return f"{self.source}: {self.message}"
+        return f"{self.source}:{self.line}:{self.col}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "line": self.line, "column": self.col, "message": self.message}
+
+
+class ConfigError(Exception):
+    """The config is invalid; `problems` lists every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class Config:
+    """A validated config: the spec plus where it came from."""
+
+    spec: ConfigSpec
+    source: str = "<config>"
+    text: str | None = None  # the YAML/JSON text it was loaded from, if any
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def rules(self) -> list[RuleSpec]:
+        return self.spec.rules
+
+    @property
+    def defaults(self) -> DefaultsSpec:
+        return self.spec.defaults
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file. Raises ConfigError with every problem."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(str(path), None, None, "config file not found")]) from None
+    except OSError as e:
+        raise ConfigError([Problem(str(path), None, None, f"cannot read config: {e}")]) from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    """Validate YAML (or JSON, which is YAML) text."""
+    data, marks = _load_yaml(text, source)
+    return _validate(data, source, marks, text)
+
+
+def config_from_data(data: Any, source: str = "<config>") -> Config:
+    """Validate an already-parsed config (a dict, as given to the Python API)."""
+    return _validate(data, source, {}, None)
+
+
+def _validate(data: Any, source: str, marks: dict[tuple, tuple[int, int]], text: str | None) -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(source, 1, 1, f"the config must be a mapping, not {_kind(data)}")])
+    try:
+        spec = ConfigSpec.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_problems_from(e, data, source, marks)) from None
+    return Config(spec=spec, source=source, text=text)
+
+
+class _MarkingLoader(yaml.SafeLoader):
+    """A SafeLoader that rejects duplicate keys (a silent overwrite hides typos)."""
+
+
+def _load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, tuple[int, int]]]:
+    loader = _MarkingLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        marks: dict[tuple, tuple[int, int]] = {}
+        problems: list[Problem] = []
+        _collect_marks(loader, node, (), marks, problems, source)
+        if problems:
+            raise ConfigError(problems)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        msg = f"invalid YAML: {e.problem or e.context}"
+        raise ConfigError([Problem(source, line, col, msg)]) from None
+    except yaml.YAMLError as e:
+        raise ConfigError([Problem(source, None, None, f"invalid YAML: {e}")]) from None
+    finally:
+        loader.dispose()
+    return data, marks
+
+
+def _collect_marks(loader, node, path, marks, problems, source) -> None:
+    """Record the line/column of every key and value, keyed by its path."""
+    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set = set()
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True) if isinstance(key_node, yaml.ScalarNode) else None
+            if key is None and not isinstance(key_node, yaml.ScalarNode):
+                continue
+            if key in seen:
+                line, col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
+                problems.append(Problem(source, line, col, f"duplicate key {key!r}"))
+            seen.add(key)
+            marks[path + (("key", key),)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            _collect_marks(loader, value_node, path + (key,), marks, problems, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _collect_marks(loader, item, path + (i,), marks, problems, source)
+
+
+# --------------------------------------------------------------------------- error messages
+
+_FIELDS_BY_MODEL = {
+    "top level": ConfigSpec,
+    "defaults": DefaultsSpec,
+    "rule": RuleSpec,
+    "when": WhenSpec,
+    "respond": RespondSpec,
+    "tool call": ToolCallSpec,
+    "error": ErrorSpec,
+    "usage": UsageSpec,
+    "fault": FaultSpec,
+    "rate_limit": RateLimitSpec,
+    "model": ModelSpec,
+}
+
+
+def _problems_from(e: ValidationError, data: Any, source: str, marks: dict) -> list[Problem]:
+    found: list[tuple[tuple, Problem]] = []
+    for err in e.errors():
+        kind = err["type"]
+        path, section = _resolve(data, err["loc"], names_key=kind in ("missing", "extra_forbidden"))
+        where = _describe(path, data)
+        mark = marks.get(path)
+        if kind == "extra_forbidden":
+            key = path[-1]
+            allowed = [f for f in _FIELDS_BY_MODEL[section].model_fields if f != "headers"]
+            if section == "when":
+                allowed.append("header.<name>")
+            hint = _did_you_mean(str(key), allowed)
+            if section == "when" and not hint:
+                hint = " (to match a request header write `header.<name>: value`)"
+            msg = f"{_describe(path[:-1], data)}: unknown key {key!r} in {section}{hint}"
+            mark = marks.get(path[:-1] + (("key", key),)) or mark
+        elif kind == "missing":
+            msg = f"{_describe(path[:-1], data)}: required key {path[-1]!r} is missing"
+            mark = marks.get(path[:-1])
+        elif kind in _TYPE_NAMES:
+            msg = f"{where}: expected {_TYPE_NAMES[kind]}, got {_kind(err.get('input'))}"
+        elif kind == "literal_error":
+            expected = err["msg"].removeprefix("Input should be ")
+            msg = f"{where}: must be {expected}, got {_kind(err.get('input'))}"
+        else:
+            text = err["msg"].removeprefix("Value error, ")
+            msg = f"{where}: {text}"
+        line, col = mark if mark else (None, None)
+        found.append((path, Problem(source, line, col, msg)))
+    # A union (e.g. `error`: a string or a mapping) reports one error per member.
+    # When a member got far enough to complain about something inside the value,
+    # that is the useful message; drop the "expected a string" of the others.
+    deeper = {p[: i] for p, _ in found for i in range(len(p))}
+    problems: list[Problem] = []
+    for path, problem in found:
+        if path in deeper and ": expected " in problem.message:
+            continue
+        if problem not in problems:
+            problems.append(problem)
+    problems.sort(key=lambda p: (p.line or 0, p.col or 0))
+    return _merge_union_messages(problems)
+
+
+_TYPE_NAMES = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _merge_union_messages(problems: list[Problem]) -> list[Problem]:
+    """Collapse 'expected A' and 'expected B' at one place into 'expected A or B'."""
+    out: list[Problem] = []
+    for p in problems:
+        if out and ": expected " in p.message and ": expected " in out[-1].message:
+            prev = out[-1]
+            a_where, a_rest = prev.message.split(": expected ", 1)
+            b_where, b_rest = p.message.split(": expected ", 1)
+            if a_where == b_where and (prev.line, prev.col) == (p.line, p.col):
+                a_exp, a_got = a_rest.rsplit(", got ", 1)
+                b_exp = b_rest.rsplit(", got ", 1)[0]
+                out[-1] = Problem(p.source, p.line, p.col, f"{a_where}: expected {a_exp} or {b_exp}, got {a_got}")
+                continue
+        out.append(p)
+    return out
+
+
+def _resolve(data: Any, loc: tuple, names_key: bool) -> tuple[tuple, str]:
+    """Map a pydantic error location onto the user's data and name its section.
+
+    Parts that are not in the data are pydantic's own: union member tags, and
+    the index of the list that a single `respond` mapping was wrapped in.
+    """
+    path: list = []
+    node: Any = data
+    section = "top level"
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            section = _section_after(section, part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            section = _section_in_list(section)
+        elif names_key and last and isinstance(node, dict):
+            node = None  # the location names a missing (or unknown) key
+        else:
+            continue
+        path.append(part)
+    return tuple(path), section
+
+
+def _section_after(section: str, key: Any) -> str:
+    table = {
+        ("top level", "defaults"): "defaults",
+        ("top level", "rules"): "rules",
+        ("top level", "models"): "models",
+        ("rule", "when"): "when",
+        ("rule", "respond"): "respond",
+        ("respond", "tool_calls"): "tool_calls",
+        ("respond", "error"): "error",
+        ("respond", "usage"): "usage",
+        ("respond", "fault"): "fault",
+        ("fault", "error"): "error",
+        ("rule", "rate_limit"): "rate_limit",
+        ("defaults", "rate_limit"): "rate_limit",
+    }
+    return table.get((section, key), section)
+
+
+def _section_in_list(section: str) -> str:
+    return {"rules": "rule", "tool_calls": "tool call", "respond": "respond", "models": "model"}.get(section, section)
+
+
+def _describe(path: tuple, data: Any) -> str:
+    """`rules[1] (name).when.turn`: the rule's name helps find it in a long file."""
+    out = ""
+    for i, part in enumerate(path):
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if i == 1 and path[0] == "rules" and isinstance(data, dict):
+            rules = data.get("rules")
+            if isinstance(rules, list) and isinstance(part, int) and isinstance(rules[part], dict):
+                name = rules[part].get("name")
+                if isinstance(name, str):
+                    out += f" ({name})"
+    return out or "config"
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({value})"
+    if isinstance(value, int):
+        return f"an integer ({value})"
+    if isinstance(value, float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value!r})" if len(value) < 40 else "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

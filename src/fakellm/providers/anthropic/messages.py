@@ -1,0 +1,313 @@
+"""Anthropic Messages: POST /v1/messages (wire.md §6)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from ...engine import tokens
+from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
+from ..base import InvalidRequest, check, dumps, fragments, positive_int, require, split_json, sse
+
+STOP_REASONS = {
+    STOP: "end_turn",
+    LENGTH: "max_tokens",
+    TOOL_CALLS: "tool_use",
+    STOP_SEQUENCE: "stop_sequence",
+    # OpenAI names in a rule written for both providers.
+    "content_filter": "refusal",
+}
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def error_type(status: int) -> str:
+    return ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+
+
+def error_body(status: int, error: ErrorInfo, request_id: str) -> bytes:
+    inner: dict[str, Any] = {"type": error.type or error_type(status), "message": error.message}
+    if error.code is not None:
+        inner["details"] = {"error_code": error.code}
+    return dumps({"type": "error", "error": inner, "request_id": request_id})
+
+
+def _block_text(block: dict[str, Any]) -> str:
+    text = block.get("text")
+    return text if isinstance(text, str) else ""
+
+
+def _tool_result_text(content: Any, where: str) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for k, block in enumerate(content):
+            if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+                raise InvalidRequest(f"{where}.{k}: each content block must be an object with a 'type'",
+                                     param=f"{where}.{k}")
+            if block["type"] == "text":
+                if not isinstance(block.get("text"), str):
+                    raise InvalidRequest(f"{where}.{k}.text: Field required", param=f"{where}.{k}.text")
+                texts.append(block["text"])
+        return " ".join(texts)
+    raise InvalidRequest(f"{where}: Input should be a string or a list of content blocks", param=where)
+
+
+def system_text(system: Any) -> str:
+    if system is None:
+        return ""
+    if isinstance(system, str):
+        return system
+    if isinstance(system, list) and all(isinstance(b, dict) and b.get("type") == "text" for b in system):
+        return " ".join(_block_text(b) for b in system)
+    raise InvalidRequest("system: Input should be a string or a list of text blocks", param="system")
+
+
+def parse_messages(raw_messages: list[Any]) -> list[Message]:
+    out = []
+    for i, raw in enumerate(raw_messages):
+        if type(raw) is dict:  # the common case first: a plain string message
+            role, content = raw.get("role"), raw.get("content")
+            if type(content) is str and (role == "user" or role == "assistant"):
+                out.append(Message(role=role, text=content))
+                continue
+        where = f"messages.{i}"
+        if not isinstance(raw, dict):
+            raise InvalidRequest(f"{where}: Input should be an object", param=where)
+        role = raw.get("role")
+        if role not in ("user", "assistant"):
+            raise InvalidRequest(f"{where}.role: Input should be 'user' or 'assistant'", param=f"{where}.role")
+        if "content" not in raw:
+            raise InvalidRequest(f"{where}.content: Field required", param=f"{where}.content")
+        content = raw["content"]
+        if isinstance(content, str):
+            out.append(Message(role=role, text=content))
+            continue
+        if not isinstance(content, list):
+            raise InvalidRequest(f"{where}.content: Input should be a valid string or list of content blocks",
+                                 param=f"{where}.content")
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        results: list[str] = []
+        for j, block in enumerate(content):
+            bwhere = f"{where}.content.{j}"
+            if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+                raise InvalidRequest(f"{bwhere}: each content block must be an object with a 'type'", param=bwhere)
+            kind = block["type"]
+            if kind == "text":
+                if not isinstance(block.get("text"), str):
+                    raise InvalidRequest(f"{bwhere}.text: Field required", param=f"{bwhere}.text")
+                texts.append(block["text"])
+            elif kind == "tool_use":
+                if not isinstance(block.get("name"), str):
+                    raise InvalidRequest(f"{bwhere}.name: Field required", param=f"{bwhere}.name")
+                tool_input = block.get("input", {})
+                if not isinstance(tool_input, dict):
+                    raise InvalidRequest(f"{bwhere}.input: Input should be a valid dictionary", param=f"{bwhere}.input")
+                calls.append(ToolCall(name=block["name"], arguments=json.dumps(tool_input), id=str(block.get("id", ""))))
+            elif kind == "tool_result":
+                if not isinstance(block.get("tool_use_id"), str):
+                    raise InvalidRequest(f"{bwhere}.tool_use_id: Field required", param=f"{bwhere}.tool_use_id")
+                results.append(_tool_result_text(block.get("content"), f"{bwhere}.content"))
+            elif kind in ("image", "document") and not isinstance(block.get("source"), dict):
+                raise InvalidRequest(f"{bwhere}.source: Field required", param=f"{bwhere}.source")
+        out.append(Message(role=role, text=" ".join(texts), tool_calls=calls, tool_results=results))
+    return out
+
+
+def parse_body(body: dict[str, Any], *, need_max_tokens: bool) -> tuple[str, list[Message], list[str], bool]:
+    """The parts of a Messages body shared with count_tokens: model, messages, tools, thinking."""
+    model = body.get("model")
+    if type(model) is not str:
+        model = require(body, "model", str, "a valid string")
+    if need_max_tokens:
+        max_tokens = body.get("max_tokens")
+        if type(max_tokens) is not int or max_tokens < 1:
+            require(body, "max_tokens", int, "a valid integer")
+            positive_int(body, "max_tokens")
+    raw_messages = body.get("messages")
+    if type(raw_messages) is not list:
+        raw_messages = require(body, "messages", list, "a valid list")
+    if not raw_messages:
+        raise InvalidRequest("messages: at least one message is required", param="messages")
+    messages = parse_messages(raw_messages)
+    if "system" in body:
+        system = system_text(body["system"])
+        if system:
+            messages.insert(0, Message(role="system", text=system))
+    tools = _tools(body) if "tools" in body else []
+    thinking_on = False
+    if "thinking" in body:
+        thinking = check(body, "thinking", dict, "an object")
+        thinking_on = bool(thinking) and thinking.get("type") in ("enabled", "adaptive")
+    return model, messages, tools, thinking_on
+
+
+def _tools(body: dict[str, Any]) -> list[str]:
+    tools = []
+    for i, tool in enumerate(check(body, "tools", list, "a valid list") or ()):
+        if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+            raise InvalidRequest(f"tools.{i}.name: Field required", param=f"tools.{i}.name")
+        check(tool, "input_schema", dict, "a valid dictionary", f"tools.{i}.")
+        tools.append(tool["name"])
+    return tools
+
+
+def stop_sequences(value: Any) -> list[str]:
+    # Unlike OpenAI's `stop`, a single string is not accepted.
+    if value is None:
+        return []
+    if isinstance(value, list) and all(isinstance(s, str) for s in value):
+        return value
+    raise InvalidRequest("stop_sequences: Input should be a valid list of strings", param="stop_sequences")
+
+
+class AnthropicMessages:
+    api = "anthropic.messages"
+    request_id_header = "request-id"
+    # Stream events that carry generated content: the delivery layer's chunks.
+    content_event_markers = (b"event: content_block_delta",)
+    tool_call_id_prefix = "toolu_"
+
+    def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
+        model, messages, tools, thinking = parse_body(body, need_max_tokens=True)
+        stream = body.get("stream")
+        if stream is not True:
+            stream = check(body, "stream", bool, "a valid boolean") or False
+        stop = stop_sequences(body.get("stop_sequences")) if "stop_sequences" in body else []
+        # Positional: this runs for every request (the field order of model.Request).
+        return Request(self.api, model, messages, headers, body, path, tools, stream, body["max_tokens"], stop, 1,
+                       thinking)
+
+    # -- rendering
+
+    @staticmethod
+    def _text_block(reply: Reply) -> bool:
+        # A rule that gives only tool calls gets no (echo or empty) text block.
+        return reply.content is not None and (reply.content != "" or not reply.tool_calls)
+
+    def _tool_blocks(self, reply: Reply, response_id: str) -> list[tuple[str, ToolCall, Any]]:
+        return [
+            (c.id or f"toolu_{response_id}{k}", c, _as_input(c.arguments))
+            for k, c in enumerate(reply.tool_calls)
+        ]
+
+    def render(self, reply: Reply, request: Request, response_id: str) -> bytes:
+        content: Any
+        if reply.thinking is None and not reply.tool_calls and reply.content is not None:
+            content = _text_content(reply.content)  # a rule's fixed text: serialized once
+        else:
+            content = []
+            if reply.thinking is not None:
+                content.append({"type": "thinking", "thinking": reply.thinking, "signature": signature(reply.thinking)})
+            if self._text_block(reply):
+                content.append({"type": "text", "text": reply.content})
+            for tid, c, args in self._tool_blocks(reply, response_id):
+                content.append({"type": "tool_use", "id": tid, "name": c.name, "input": args})
+        return dumps({
+            "id": "msg_" + response_id,
+            "type": "message",
+            "role": "assistant",
+            "model": request.model,
+            "content": content,
+            "stop_reason": STOP_REASONS.get(reply.finish_reason, reply.finish_reason),
+            "stop_sequence": reply.stop_sequence if reply.finish_reason == STOP_SEQUENCE else None,
+            "usage": usage(reply),
+        })
+
+    def render_stream(self, reply: Reply, request: Request, response_id: str) -> list[bytes]:
+        start_usage = usage(reply)
+        start_usage["output_tokens"] = min(1, reply.usage.output_tokens)
+        events = [sse({"type": "message_start", "message": {
+            "id": "msg_" + response_id, "type": "message", "role": "assistant", "model": request.model,
+            "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage,
+        }}, "message_start")]
+        index = 0
+
+        def block(start: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
+            nonlocal index
+            events.append(sse({"type": "content_block_start", "index": index, "content_block": start},
+                              "content_block_start"))
+            if index == 0:
+                events.append(sse({"type": "ping"}, "ping"))
+            for delta in deltas:
+                events.append(sse({"type": "content_block_delta", "index": index, "delta": delta},
+                                  "content_block_delta"))
+            events.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+            index += 1
+
+        if reply.thinking is not None:
+            block({"type": "thinking", "thinking": "", "signature": ""},
+                  [{"type": "thinking_delta", "thinking": p} for p in tokens.pieces(reply.thinking)]
+                  + [{"type": "signature_delta", "signature": signature(reply.thinking)}])
+        if self._text_block(reply):
+            block({"type": "text", "text": ""},
+                  [{"type": "text_delta", "text": p} for p in tokens.pieces(reply.content or "")])
+        for tid, c, args in self._tool_blocks(reply, response_id):
+            text = json.dumps(args)
+            block({"type": "tool_use", "id": tid, "name": c.name, "input": {}},
+                  [{"type": "input_json_delta", "partial_json": p} for p in split_json(text)])
+        if index == 0:
+            events.append(sse({"type": "ping"}, "ping"))
+        events.append(sse({
+            "type": "message_delta",
+            "delta": {
+                "stop_reason": STOP_REASONS.get(reply.finish_reason, reply.finish_reason),
+                "stop_sequence": reply.stop_sequence if reply.finish_reason == STOP_SEQUENCE else None,
+            },
+            "usage": usage(reply),
+        }, "message_delta"))
+        events.append(sse({"type": "message_stop"}, "message_stop"))
+        return events
+
+    def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
+        return error_body(status, error, request_id)
+
+    def render_stream_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
+        """`event: error` after the stream began (529: overloaded_error); the SDKs raise APIStatusError."""
+        return sse({"type": "error", "error": {"type": error.type or error_type(status), "message": error.message}},
+                   "error")
+
+
+_text_content = fragments(lambda text: [{"type": "text", "text": text}])
+
+
+def _as_input(arguments: str) -> Any:
+    """A tool_use `input` must be an object; config guarantees JSON text."""
+    try:
+        value = json.loads(arguments) if arguments else {}
+    except ValueError:
+        return {"arguments": arguments}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def signature(thinking: str) -> str:
+    """A stable stand-in for the signature Anthropic attaches to thinking blocks."""
+    return "fakellm-" + hashlib.sha256(thinking.encode()).hexdigest()[:32]
+
+
+def usage(reply: Reply) -> dict[str, Any]:
+    u = reply.usage
+    return {
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "cache_creation_input_tokens": u.cache_creation_input_tokens,
+        "cache_read_input_tokens": u.cached_tokens,
+        "service_tier": "standard",
+    }

@@ -1,0 +1,301 @@
+"""OpenAI Chat Completions: POST /v1/chat/completions (wire.md §2, §5)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from ...engine import tokens
+from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
+from ..base import InvalidRequest, TextMemo, check, dumps, fragments, positive_int, require, split_json, stop_list
+
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+FINISH_REASONS = {
+    STOP: "stop",
+    STOP_SEQUENCE: "stop",
+    LENGTH: "length",
+    TOOL_CALLS: "tool_calls",
+    # Anthropic names in a rule written for both providers.
+    "end_turn": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+# (type, code) by status when a rule gives none, as the real API answers.
+ERROR_DEFAULTS = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("permission_error", None),
+    404: ("invalid_request_error", "not_found"),
+    409: ("invalid_request_error", "conflict"),
+    413: ("invalid_request_error", "request_too_large"),
+    422: ("invalid_request_error", None),
+    429: ("requests", "rate_limit_exceeded"),
+}
+
+
+def error_body(status: int, error: ErrorInfo) -> bytes:
+    default_type, default_code = ERROR_DEFAULTS.get(status, ("server_error" if status >= 500 else "invalid_request_error", None))
+    return dumps({
+        "error": {
+            "message": error.message,
+            "type": error.type or default_type,
+            "param": error.param,
+            "code": error.code if error.code is not None else default_code,
+        }
+    })
+
+
+def text_of(content: Any, where: str) -> str:
+    """Text of a message's content: a string, null, or an array of parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for i, part in enumerate(content):
+            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+                raise InvalidRequest(f"{where}[{i}]: each content part must be an object with a 'type'", param=where)
+            if part["type"] == "text":
+                text = part.get("text")
+                if not isinstance(text, str):
+                    raise InvalidRequest(f"{where}[{i}].text: Input should be a valid string", param=f"{where}[{i}].text")
+                texts.append(text)
+        return " ".join(texts)
+    raise InvalidRequest(f"{where}: Input should be a string or an array of content parts", param=where)
+
+
+_PLAIN_ROLES = frozenset({"system", "developer", "user"})
+
+
+def _plain_message(raw: Any) -> Message | None:
+    """The common message, `{"role": "user", "content": "text"}`, without the general checks."""
+    if type(raw) is dict and len(raw) == 2:
+        role = raw.get("role")
+        content = raw.get("content")
+        if type(content) is str and type(role) is str and role in _PLAIN_ROLES:
+            return Message(role=role, text=content)
+    return None
+
+
+class OpenAIChat:
+    api = "openai.chat"
+    request_id_header = "x-request-id"
+    # Stream events that carry generated content (text, tool calls): the delivery layer's chunks.
+    content_event_markers = (b'"delta":{"content"', b'"delta":{"tool_calls"')
+    tool_call_id_prefix = "call_"
+
+    def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
+        model = body.get("model")
+        if type(model) is not str:
+            model = require(body, "model", str, "a valid string")
+        raw_messages = body.get("messages")
+        if type(raw_messages) is not list:
+            raw_messages = require(body, "messages", list, "a valid array")
+        if not raw_messages:
+            raise InvalidRequest("messages: [] is too short - 'messages'", param="messages")
+        messages = [_plain_message(m) or self._message(m, i) for i, m in enumerate(raw_messages)]
+        tools = self._tools(body) if "tools" in body else []
+
+        stream = body.get("stream")
+        if stream is not True and stream is not None:
+            stream = check(body, "stream", bool, "a valid boolean") or False
+        if "stream_options" in body:
+            stream_options = check(body, "stream_options", dict, "an object")
+            if stream_options:
+                check(stream_options, "include_usage", bool, "a valid boolean", "stream_options.")
+        n = 1
+        if "n" in body:
+            n = positive_int(body, "n") or 1
+            if n > 128:
+                raise InvalidRequest("n: Input should be less than or equal to 128", param="n")
+        max_tokens = positive_int(body, "max_completion_tokens") if "max_completion_tokens" in body else None
+        if max_tokens is None and "max_tokens" in body:
+            max_tokens = positive_int(body, "max_tokens")
+        stop = stop_list(body.get("stop"), "stop") if "stop" in body else []
+        # Positional: this runs for every request (the field order of model.Request).
+        return Request(self.api, model, messages, headers, body, path, tools, stream is True, max_tokens, stop, n)
+
+    @staticmethod
+    def _tools(body: dict[str, Any]) -> list[str]:
+        tools = []
+        for i, tool in enumerate(check(body, "tools", list, "a valid array") or ()):
+            if not isinstance(tool, dict):
+                raise InvalidRequest(f"tools[{i}]: Input should be an object", param=f"tools[{i}]")
+            kind = tool.get("type", "function")
+            if not isinstance(kind, str):
+                raise InvalidRequest(f"tools[{i}].type: Input should be a valid string", param=f"tools[{i}].type")
+            fn = tool.get("function") if kind == "function" else tool.get(kind)
+            name = fn.get("name") if isinstance(fn, dict) else None
+            if not isinstance(name, str):
+                raise InvalidRequest(f"tools[{i}].function.name: Field required", param=f"tools[{i}].function.name")
+            check(fn, "parameters", dict, "a valid object", f"tools[{i}].function.")
+            tools.append(name)
+        return tools
+
+    @staticmethod
+    def _message(raw: Any, i: int) -> Message:
+        where = f"messages[{i}]"
+        if not isinstance(raw, dict):
+            raise InvalidRequest(f"{where}: Input should be an object", param=where)
+        role = raw.get("role")
+        if not isinstance(role, str) or role not in ROLES:
+            raise InvalidRequest(
+                f"{where}.role: Input should be 'system', 'developer', 'user', 'assistant' or 'tool', got {role!r}",
+                param=f"{where}.role",
+            )
+        content = raw.get("content")
+        if content is None and (role != "assistant" or not (raw.get("tool_calls") or raw.get("function_call"))):
+            # Only an assistant message that makes tool calls may go without content.
+            raise InvalidRequest(f"Missing required parameter: '{where}.content'.", param=f"{where}.content",
+                                 code="missing_required_parameter")
+        text = text_of(content, f"{where}.content")
+        if role == "tool":
+            return Message(role="tool", tool_results=[text])
+        calls = []
+        raw_calls = raw.get("tool_calls")
+        if role == "assistant" and raw_calls is not None:
+            if not isinstance(raw_calls, list):
+                raise InvalidRequest(f"{where}.tool_calls: Input should be a valid array", param=f"{where}.tool_calls")
+            for j, call in enumerate(raw_calls):
+                fn = call.get("function") if isinstance(call, dict) else None
+                if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+                    raise InvalidRequest(f"{where}.tool_calls[{j}].function.name: Field required",
+                                         param=f"{where}.tool_calls[{j}].function")
+                args = fn.get("arguments", "")
+                if not isinstance(args, str):
+                    raise InvalidRequest(f"{where}.tool_calls[{j}].function.arguments: Input should be a valid string",
+                                         param=f"{where}.tool_calls[{j}].function.arguments")
+                calls.append(ToolCall(name=fn["name"], arguments=args, id=str(call.get("id", ""))))
+        return Message(role=role, text=text, tool_calls=calls)
+
+    # -- rendering
+
+    def render(self, reply: Reply, request: Request, response_id: str) -> bytes:
+        finish = FINISH_REASONS.get(reply.finish_reason, reply.finish_reason)
+        text_choices = _TEXT_CHOICES.get(finish) if reply.n == 1 and not reply.tool_calls else None
+        if text_choices is not None and reply.content is not None:
+            choices = text_choices(reply.content)  # a rule's fixed text: serialized once
+        else:
+            choices = _choices(reply, finish, response_id)
+        return dumps({
+            "id": "chatcmpl-" + response_id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.model,
+            "choices": choices,
+            "usage": usage(reply),
+            "service_tier": "default",
+            "system_fingerprint": "fp_fakellm",
+        })
+
+    def render_stream(self, reply: Reply, request: Request, response_id: str) -> list[bytes]:
+        include_usage = bool((request.body.get("stream_options") or {}).get("include_usage"))
+        # Every chunk shares one envelope; only the choices differ.
+        head = dumps({
+            "id": "chatcmpl-" + response_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": request.model,
+            "service_tier": "default",
+            "system_fingerprint": "fp_fakellm",
+        })[:-1] + (b',"usage":null,"choices":[' if include_usage else b',"choices":[')
+        tail = b"]}\n\n"
+        finish = FINISH_REASONS.get(reply.finish_reason, reply.finish_reason)
+
+        def chunk(index: int, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+            return b"data: " + head + orjson.dumps(
+                {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            ) + tail
+
+        events: list[bytes] = []
+        calls = [
+            (call_id(c, response_id, k), c) for k, c in enumerate(reply.tool_calls)
+        ]
+        for index in range(reply.n):
+            text = reply.content
+            events.append(chunk(index, {"role": "assistant", "content": "" if text is not None else None}))
+            if text:
+                if index == 0 and tokens.chunk_size() is None:  # a rule's fixed text: its deltas serialized once
+                    events += [b"data: " + head + delta + tail for delta in _content_deltas(text)]
+                else:
+                    for piece in tokens.pieces(text):
+                        events.append(chunk(index, {"content": piece}))
+            for k, (cid, c) in enumerate(calls):
+                events.append(chunk(index, {"tool_calls": [
+                    {"index": k, "id": cid, "type": "function", "function": {"name": c.name, "arguments": ""}}
+                ]}))
+                for fragment in split_json(c.arguments):
+                    events.append(chunk(index, {"tool_calls": [{"index": k, "function": {"arguments": fragment}}]}))
+            events.append(chunk(index, {}, finish))
+        if include_usage:
+            events.append(b"data: " + head[: -len(b',"usage":null,"choices":[')] + b',"choices":[],"usage":'
+                          + orjson.dumps(usage(reply)) + b"}\n\n")
+        events.append(b"data: [DONE]\n\n")
+        return events
+
+    def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
+        return error_body(status, error)
+
+    def render_stream_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
+        """A mid-stream error chunk: the SDKs raise APIError when they read it."""
+        return b"data: " + error_body(status, error) + b"\n\n"
+
+
+def _message(content: str | None) -> dict[str, Any]:
+    return {"role": "assistant", "content": content, "refusal": None, "annotations": []}
+
+
+def _choices(reply: Reply, finish: str, response_id: str) -> list[dict[str, Any]]:
+    message = _message(reply.content)
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {"id": call_id(c, response_id, k), "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for k, c in enumerate(reply.tool_calls)
+        ]
+    return [{"index": i, "message": message, "logprobs": None, "finish_reason": finish} for i in range(reply.n)]
+
+
+def _text_choices(finish: str) -> TextMemo:
+    return fragments(lambda text: [{"index": 0, "message": _message(text), "logprobs": None, "finish_reason": finish}])
+
+
+# The first choice's content deltas of a text, serialized.
+_content_deltas = TextMemo(lambda text: [
+    orjson.dumps({"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None})
+    for piece in tokens.pieces(text)
+])
+
+# One text choice by finish reason (a rule's own finish_reason outside these is built every time).
+_TEXT_CHOICES = {finish: _text_choices(finish) for finish in set(FINISH_REASONS.values())}
+
+
+def call_id(call: ToolCall, response_id: str, k: int) -> str:
+    return call.id or f"call_{response_id}{k}"
+
+
+# Shared (never mutated) detail objects for the common all-zero case.
+_NO_PROMPT_DETAILS = {"cached_tokens": 0, "audio_tokens": 0}
+_NO_COMPLETION_DETAILS = {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0,
+                          "rejected_prediction_tokens": 0}
+
+
+def usage(reply: Reply) -> dict[str, Any]:
+    u = reply.usage
+    return {
+        "prompt_tokens": u.input_tokens,
+        "completion_tokens": u.output_tokens,
+        "total_tokens": u.input_tokens + u.output_tokens,
+        "prompt_tokens_details": (
+            {"cached_tokens": u.cached_tokens, "audio_tokens": 0} if u.cached_tokens else _NO_PROMPT_DETAILS
+        ),
+        "completion_tokens_details": (
+            {**_NO_COMPLETION_DETAILS, "reasoning_tokens": u.reasoning_tokens} if u.reasoning_tokens
+            else _NO_COMPLETION_DETAILS
+        ),
+    }

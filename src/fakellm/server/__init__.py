@@ -1,0 +1,1 @@
+"""The ASGI app, its router and HTTP helpers."""

@@ -1,0 +1,272 @@
+"""The ASGI app: route -> provider adapter -> engine -> adapter -> bytes.
+
+No framework: the LLM endpoints read the body, decode it with orjson, and write
+the whole response (a JSON body, or every SSE event of a stream) in one send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..traffic import delivery
+from . import routes
+from ..admin.metrics import Metrics
+from ..config.schema import Config, ConfigError, load_config
+from ..engine.engine import CONVERSATION_HEADER, Engine
+from .http import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
+from ..model import ErrorInfo, Reply
+from ..providers.base import Adapter, InvalidRequest
+from .router import Router
+
+log = logging.getLogger("fakellm")
+
+_CONV_HEADER = CONVERSATION_HEADER.encode()
+
+
+class FakeLLMApp:
+    """The fakellm server as an ASGI callable.
+
+    `config_path` is what `POST /_fakellm/reload` re-reads; without one the app
+    serves the config it was given until replaced over the admin API.
+    """
+
+    def __init__(self, config: Config, config_path: str | Path | None = None, *, watch: bool = False):
+        self.engine = Engine(config)
+        self.config_path = Path(config_path) if config_path is not None else None
+        self.watch = watch and self.config_path is not None
+        self.reloads = 0
+        self.reload_failures = 0
+        self.metrics = Metrics()
+        self._last_headers: tuple[list[tuple[bytes, bytes]] | None, dict[str, str]] = (None, {})
+        self.last_reload_error: list[dict[str, Any]] | None = None
+        self.router = Router()
+        routes.install(self, self.router)
+        self._watcher: asyncio.Task | None = None
+
+    @property
+    def config(self) -> Config:
+        return self.engine.config
+
+    # -- config
+
+    def reload(self) -> Config:
+        """Re-read the config file; on error keep serving the old config and raise ConfigError."""
+        if self.config_path is None:
+            raise ConfigError([])
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as e:
+            self.reload_failures += 1
+            self.last_reload_error = [p.as_dict() for p in e.problems]
+            raise
+        self.use_config(config)
+        return config
+
+    def use_config(self, config: Config) -> None:
+        self.engine.use_config(config)
+        self.reloads += 1
+        self.last_reload_error = None
+
+    # -- ASGI
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path, method = scope["path"], scope["method"]
+            handler, params, allowed = self.router.find(method, path)
+            if handler is None:
+                await routes.no_route(scope, receive, send, allowed)
+                return
+            await handler(self, scope, receive, send, params)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.watch:
+                    self._watcher = asyncio.get_running_loop().create_task(self._watch_config())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._watcher is not None:
+                    self._watcher.cancel()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _watch_config(self) -> None:
+        from watchfiles import awatch
+
+        assert self.config_path is not None
+        target = self.config_path.resolve()
+        async for changes in awatch(target.parent, debounce=100, step=50):
+            if not any(Path(p).resolve() == target for _, p in changes):
+                continue
+            try:
+                self.reload()
+                log.warning("fakellm: reloaded %s", target.name)
+            except ConfigError as e:
+                log.warning("fakellm: %s is invalid, still serving the previous config:\n%s", target.name, e)
+
+    async def serve_llm(self, adapter: Adapter, scope: dict[str, Any], receive: Receive, send: Send,
+                        params: dict[str, str]) -> None:
+        """One LLM call: body -> adapter.parse -> engine -> adapter.render."""
+        started = time.perf_counter()
+        engine = self.engine
+        defaults = engine.defaults
+        request_id = "req_" + engine.next_id()
+        id_header = (_header_name(adapter.request_id_header), request_id.encode())
+        try:
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body"):
+                raw = message.get("body", b"")  # the whole body in one message: the usual case
+                if len(raw) > defaults.max_body_bytes:
+                    raise BodyTooLarge()
+            else:
+                raw = await read_body(receive, defaults.max_body_bytes, first=message)
+        except ClientGone:
+            return
+        except BodyTooLarge:
+            limit = defaults.max_body_bytes
+            error = ErrorInfo(f"Request body is larger than the {limit} byte limit", type=None)
+            await send_response(send, 413, adapter.render_error(413, error, request_id), JSON, [id_header])
+            return
+
+        try:
+            # Clients send the same headers request after request: decode them once and share the dict
+            # (nothing changes a request's headers), which also keeps the journal small.
+            raw_headers = scope["headers"]
+            if raw_headers == self._last_headers[0]:
+                headers = self._last_headers[1]
+            else:
+                headers = _decode_headers(raw_headers)
+                self._last_headers = (raw_headers, headers)
+            body = orjson.loads(raw)
+            if type(body) is not dict:
+                raise InvalidRequest(f"The request body must be a JSON object, not {_json_kind(body)}")
+            request = adapter.parse(body, headers, scope["path"], params)
+        except orjson.JSONDecodeError as e:
+            error = ErrorInfo(f"We could not parse the JSON body of your request: {e}")
+            await send_response(send, 400, adapter.render_error(400, error, request_id), JSON, [id_header])
+            return
+        except InvalidRequest as e:
+            await send_response(send, e.status, adapter.render_error(e.status, e.as_error(), request_id),
+                                JSON, [id_header])
+            return
+        except Exception as e:  # an input shape the adapter does not check yet: still a 4xx, keep serving
+            log.exception("fakellm: could not parse a request")
+            error = ErrorInfo(f"The request body has an unexpected shape ({type(e).__name__}: {e})")
+            await send_response(send, 400, adapter.render_error(400, error, request_id), JSON, [id_header])
+            return
+
+        events: list[bytes] | None = None  # a stream's events, for the delivery layer
+        try:
+            reply, entry = engine.handle(request, raw)
+            if len(raw) > defaults.journal_body_bytes:
+                entry.drop_body(len(raw), defaults.journal_body_bytes)
+            headers_out = [id_header, (_CONV_HEADER, reply.conversation_id.encode())]
+            if reply.headers:
+                headers_out += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers.items()]
+            response_id = request_id[4:]  # one id per request: req_X, chatcmpl-X, msg_X, ...
+            if reply.tool_calls:
+                _assign_tool_call_ids(adapter, reply, response_id)
+            status = reply.status
+            if reply.error is not None:
+                ctype = JSON
+                body = adapter.render_error(status, reply.error, request_id)
+            elif request.stream:
+                # SSE for most providers; Ollama streams NDJSON.
+                ctype = getattr(adapter, "stream_content_type", SSE)
+                headers_out.append((b"cache-control", b"no-cache"))
+                events = delivery.render_stream(adapter, reply, request, response_id)
+                body = b"".join(events)
+            else:
+                ctype = JSON
+                body = adapter.render(reply, request, response_id)
+        except Exception as e:  # a fakellm bug: answer in the provider's shape, keep serving
+            log.exception("fakellm: internal error")
+            error = ErrorInfo(f"fakellm internal error: {type(e).__name__}: {e}")
+            await send_response(send, 500, adapter.render_error(500, error, request_id), JSON, [id_header])
+            return
+        if events is not None:
+            self.metrics.stream_started()
+            try:
+                await delivery.respond(reply.delivery, send, receive, status, body, ctype, headers_out, events,
+                                       adapter, request_id)
+            finally:
+                self.metrics.stream_ended()
+        elif reply.delivery is None:  # the usual answer: all at once, no timing or faults
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", JSON), (b"content-length", b"%d" % len(body)), *headers_out]})
+            await send({"type": "http.response.body", "body": body})
+        else:
+            await delivery.respond(reply.delivery, send, receive, status, body, ctype, headers_out, events,
+                                   adapter, request_id)
+        elapsed = time.perf_counter() - started
+        entry.latency_ms = elapsed * 1000
+        self.metrics.observe(request.api, reply.rule, status, request.stream, elapsed)
+
+
+@functools.lru_cache(maxsize=64)
+def _header_name(name: str) -> bytes:
+    return name.encode()
+
+
+# Header names as str, shared by every request: decoding them is skipped, and the journal's
+# header dicts do not each hold their own copies. Bounded: names past the cap are decoded each time.
+_HEADER_NAMES: dict[bytes, str] = {}
+_HEADER_NAMES_MAX = 512
+
+
+def _decode_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI servers give lower-cased header names; values are almost always ASCII."""
+    names = _HEADER_NAMES
+    try:
+        return {names.get(k) or _header_str(k): v.decode() for k, v in raw}
+    except UnicodeDecodeError:
+        return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
+
+
+def _header_str(name: bytes) -> str:
+    text = name.decode()
+    if len(_HEADER_NAMES) < _HEADER_NAMES_MAX:
+        _HEADER_NAMES[name] = text
+    return text
+
+
+def _assign_tool_call_ids(adapter: Adapter, reply: Reply, response_id: str) -> None:
+    """Give id-less tool calls the ids the adapter would render, so the journal shows what the client got."""
+    prefix = getattr(adapter, "tool_call_id_prefix", None)
+    if prefix is None:
+        return
+    for k, call in enumerate(reply.tool_calls):
+        if not call.id:
+            call.id = f"{prefix}{response_id}{k}"
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def create_app(config: Config | str | Path | None = None, *, watch: bool = False) -> FakeLLMApp:
+    """Build the app from a Config, a config file path, or the built-in starter config."""
+    from ..config.starter import starter_config
+
+    if config is None:
+        return FakeLLMApp(starter_config())
+    if isinstance(config, Config):
+        return FakeLLMApp(config)
+    return FakeLLMApp(load_config(config), config, watch=watch)

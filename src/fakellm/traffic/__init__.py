@@ -1,0 +1,1 @@
+"""How replies meet the wire: timing and faults (delivery), rate limits."""

@@ -1,0 +1,378 @@
+"""Timing and faults: how a rendered reply goes onto the socket, the same way for every provider.
+
+`serve_llm` renders a reply (a JSON body, or a stream's list of events) and hands it
+to `respond`. A reply without timing or a fault (`reply.delivery is None`, the
+default) goes out in one send, exactly as before. Otherwise a `Plan` says what to do:
+
+- `delay_s` before the response starts; for a stream, `ttft_s` after the headers and
+  before the first content chunk, then `chunk_delay_s` before each further one.
+- A stream is cut into *content chunks*: each event that carries generated content
+  (the adapter's `content_event_markers`), together with the structural events just
+  before it (`message_start`, a role chunk, `content_block_start`, ...). The events
+  after the last content chunk (finish chunk, usage, `[DONE]`, `message_stop`) are the
+  *end* of the stream and go out with the last chunk. An adapter without markers
+  counts every event as a chunk except the last, which is the end.
+- A fault with `after_chunks: N` takes the place of chunk N+1, on its schedule:
+
+  | fault       | streaming                                        | not streaming (a JSON body)          |
+  |-------------|--------------------------------------------------|--------------------------------------|
+  | disconnect  | N chunks, then the connection drops; without     | the connection drops; with           |
+  |             | after_chunks it drops before any byte            | after_chunks, after half the body    |
+  | truncate    | N chunks (default: all), then a clean end        | the first half of the body, with a   |
+  |             | without the end events                           | matching Content-Length              |
+  | malformed   | the event after N chunks has its JSON cut in     | the body with garbage in the middle  |
+  |             | half; the rest follows                           |                                      |
+  | error_event | N chunks, then the provider's error event        | the same error as an error response  |
+  | hang        | N chunks (without after_chunks: nothing at all), | nothing at all, the same way         |
+  |             | then nothing until the client gives up or        |                                      |
+  |             | `hang_limit_s` passes; then the connection drops |                                      |
+  | empty       | 200 with an empty body                           | 200 with an empty body               |
+
+Every wait also watches for the client going away (`http.disconnect`), so a client
+that hangs up never leaves a sleeping task behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from typing import Any, Awaitable
+
+import orjson
+
+from ..engine import tokens
+from ..config.schema import Config, DefaultsSpec, FaultSpec, RespondSpec
+from ..server.http import Receive, Send, send_response
+from ..model import ErrorInfo, Reply, Request
+
+# Deliveries running the slow path right now (for /_fakellm/debug and leak tests).
+in_flight = 0
+
+# What a `malformed` fault puts where JSON should be.
+GARBAGE = b'{"fakellm_fault": "malformed", this is not JSON'
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    type: str
+    after_chunks: int | None
+    status: int  # error_event
+    error: ErrorInfo  # error_event
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How one kind of reply goes on the wire. Seconds, already resolved against `defaults`."""
+
+    delay_s: float
+    ttft_s: float
+    chunk_delay_s: float
+    jitter: float
+    chunk_size: int | None
+    fault: Fault | None
+    hang_limit_s: float
+    rng: random.Random
+
+    @property
+    def paced(self) -> bool:
+        """Whether stream chunks are spaced out in time (then each chunk gets its own send)."""
+        return self.ttft_s > 0 or self.chunk_delay_s > 0
+
+    def jittered(self, seconds: float) -> float:
+        if self.jitter and seconds:
+            return seconds * (1.0 + self.jitter * (2.0 * self.rng.random() - 1.0))
+        return seconds
+
+
+class Plans:
+    """The plan of every `respond` item of a config, made once when the config loads."""
+
+    def __init__(self, config: Config):
+        d = config.defaults
+        # Its own random stream, so adding jitter never changes which `probability` rules fire.
+        self.rng = random.Random(None if d.seed is None else f"fakellm-jitter-{d.seed}")
+        self.default = _plan(None, d, self.rng)
+        self._by_spec: dict[int, Plan | None] = {
+            id(spec): _plan(spec, d, self.rng) for rule in config.rules for spec in rule.respond
+        }
+        self._specs = [spec for rule in config.rules for spec in rule.respond]  # keeps the ids valid
+        self.any = self.default is not None or any(plan is not None for plan in self._by_spec.values())
+
+    def get(self, spec: RespondSpec | None) -> Plan | None:
+        """The plan for a `respond` item (None: the fallback reply); None means all at once."""
+        if spec is None:
+            return self.default
+        return self._by_spec.get(id(spec), self.default)
+
+
+def _plan(spec: RespondSpec | None, d: DefaultsSpec, rng: random.Random) -> Plan | None:
+    def pick(name: str) -> Any:
+        value = getattr(spec, name) if spec is not None else None
+        return value if value is not None else getattr(d, name)
+
+    chunk_size = pick("chunk_size")
+    # chunk_delay_ms and tokens_per_second are one setting: a respond item that gives
+    # either overrides whichever the defaults give.
+    pace = spec if spec is not None and (spec.chunk_delay_ms is not None or spec.tokens_per_second is not None) else d
+    if pace.tokens_per_second:
+        tokens_per_chunk = chunk_size / 4 if chunk_size else 1.0  # about four characters a token
+        chunk_delay_s = tokens_per_chunk / pace.tokens_per_second
+    else:
+        chunk_delay_s = (pace.chunk_delay_ms or 0) / 1000
+    fault = _fault(spec.fault) if spec is not None and spec.fault is not None else None
+    delay_s = (pick("delay_ms") or 0) / 1000
+    ttft_s = (pick("ttft_ms") or 0) / 1000
+    if not (delay_s or ttft_s or chunk_delay_s or chunk_size or fault):
+        return None
+    return Plan(delay_s, ttft_s, chunk_delay_s, pick("jitter") or 0.0, chunk_size, fault, d.hang_limit_s, rng)
+
+
+def _fault(spec: FaultSpec) -> Fault:
+    status = spec.status or 529
+    err = spec.error
+    if err is None or isinstance(err, str):
+        message = err or ("Overloaded" if status == 529 else f"fakellm error_event fault (status {status})")
+        error = ErrorInfo(message=message)
+    else:
+        error = ErrorInfo(message=err.message, type=err.type, code=None if err.code is None else str(err.code),
+                          param=err.param)
+    return Fault(spec.type, spec.after_chunks, status, error)
+
+
+def render_stream(adapter: Any, reply: Reply, request: Request, response_id: str) -> list[bytes]:
+    """The adapter's stream events, with text cut into `chunk_size` pieces when the plan says so."""
+    plan = reply.delivery
+    if plan is None or plan.chunk_size is None:
+        return adapter.render_stream(reply, request, response_id)
+    with tokens.chunked(plan.chunk_size):
+        return adapter.render_stream(reply, request, response_id)
+
+
+def respond(plan: Plan | None, send: Send, receive: Receive, status: int, body: bytes, content_type: bytes,
+            headers: list[tuple[bytes, bytes]], events: list[bytes] | None, adapter: Any,
+            request_id: str) -> Awaitable[None]:
+    """Send a rendered reply (await the result): `body` is the whole response; `events` its stream events.
+
+    Not a coroutine itself, so that the fast path costs no extra coroutine frame.
+    """
+    if plan is None:
+        return send_response(send, status, body, content_type, headers)
+    return _deliver(plan, send, receive, status, body, content_type, headers, events, adapter, request_id)
+
+
+async def _deliver(plan: Plan, send: Send, receive: Receive, status: int, body: bytes, content_type: bytes,
+                   headers: list[tuple[bytes, bytes]], events: list[bytes] | None, adapter: Any,
+                   request_id: str) -> None:
+    global in_flight
+    in_flight += 1
+    client = _Client(receive)
+    try:
+        if plan.delay_s and not await client.wait(plan.jittered(plan.delay_s)):
+            return
+        if events is None:
+            await _body(plan, client, send, status, body, content_type, headers, adapter, request_id)
+        else:
+            await _stream(plan, client, send, status, events, content_type, headers, adapter, request_id)
+    finally:
+        client.close()
+        in_flight -= 1
+
+
+async def _body(plan: Plan, client: _Client, send: Send, status: int, body: bytes, content_type: bytes,
+                headers: list[tuple[bytes, bytes]], adapter: Any, request_id: str) -> None:
+    fault = plan.fault
+    kind = fault.type if fault is not None else None
+    if kind is None:
+        await send_response(send, status, body, content_type, headers)
+    elif kind == "empty":
+        await send_response(send, 200, b"", content_type, headers)
+    elif kind == "truncate":
+        await send_response(send, status, body[: len(body) // 2], content_type, headers)
+    elif kind == "malformed":
+        half = len(body) // 2
+        await send_response(send, status, body[:half] + GARBAGE + body[half:], content_type, headers)
+    elif kind == "error_event":
+        await send_response(send, fault.status, adapter.render_error(fault.status, fault.error, request_id),
+                            b"application/json", headers)
+    elif kind == "hang":
+        await _hang(plan, client, send)
+    else:  # disconnect
+        if fault.after_chunks is not None:
+            await _start(send, status, content_type, headers, [(b"content-length", str(len(body)).encode())])
+            await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        await _drop(send, client)
+
+
+async def _stream(plan: Plan, client: _Client, send: Send, status: int, events: list[bytes], content_type: bytes,
+                  headers: list[tuple[bytes, bytes]], adapter: Any, request_id: str) -> None:
+    fault = plan.fault
+    kind = fault.type if fault is not None else None
+    if kind == "empty":
+        await send_response(send, 200, b"", content_type, headers)
+        return
+    if kind in ("disconnect", "hang") and fault.after_chunks is None:
+        if kind == "hang":
+            await _hang(plan, client, send)
+        else:
+            await _drop(send, client)
+        return
+    chunks, end = split_chunks(events, getattr(adapter, "content_event_markers", None))
+    if kind == "malformed":
+        _corrupt(chunks, end, min(_after(fault, 0), len(chunks)))
+        kind = None
+    if kind is None and not plan.paced:
+        # Only a delay before the response, or only a chunk size: one send, as the fast path.
+        await send_response(send, status, b"".join(events if fault is None else _flat(chunks, end)),
+                            content_type, headers)
+        return
+
+    stop = len(chunks) if kind is None else min(_after(fault, len(chunks) if kind == "truncate" else 0), len(chunks))
+    await _start(send, status, content_type, headers)
+    loop = asyncio.get_running_loop()
+    clock = loop.time()  # the schedule counts from the headers, so waits never drift
+    if plan.paced:
+        for i in range(stop):
+            clock += plan.jittered(plan.ttft_s if i == 0 else plan.chunk_delay_s)
+            if not await client.wait(clock - loop.time()):
+                return
+            last = kind is None and i == stop - 1
+            data = b"".join(chunks[i] + end) if last else b"".join(chunks[i])
+            await send({"type": "http.response.body", "body": data, "more_body": not last})
+        if kind is None:
+            if stop == 0:  # nothing but the end events (e.g. empty content)
+                clock += plan.jittered(plan.ttft_s)
+                if await client.wait(clock - loop.time()):
+                    await send({"type": "http.response.body", "body": b"".join(end), "more_body": False})
+            return
+        if stop < len(chunks) or stop == 0:  # the fault comes when the next chunk would have
+            clock += plan.jittered(plan.ttft_s if stop == 0 else plan.chunk_delay_s)
+            if not await client.wait(clock - loop.time()):
+                return
+    elif stop:
+        await send({"type": "http.response.body", "body": b"".join(_flat(chunks[:stop], [])), "more_body": True})
+
+    if kind == "truncate":
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    elif kind == "error_event":
+        await send({"type": "http.response.body", "body": _error_event(adapter, fault, request_id), "more_body": False})
+    elif kind == "hang":
+        await _hang(plan, client, send)
+    else:  # disconnect
+        await _drop(send, client)
+
+
+def split_chunks(events: list[bytes], markers: tuple[bytes, ...] | None) -> tuple[list[list[bytes]], list[bytes]]:
+    """Content chunks (each with the events leading up to it) and the end events after the last one."""
+    if not markers:
+        return [[e] for e in events[:-1]], events[-1:]
+    chunks: list[list[bytes]] = []
+    pending: list[bytes] = []
+    for event in events:
+        pending.append(event)
+        if any(m in event for m in markers):
+            chunks.append(pending)
+            pending = []
+    return chunks, pending
+
+
+def _after(fault: Fault, default: int) -> int:
+    return default if fault.after_chunks is None else fault.after_chunks
+
+
+def _flat(chunks: list[list[bytes]], end: list[bytes]) -> list[bytes]:
+    return [e for chunk in chunks for e in chunk] + end
+
+
+def _corrupt(chunks: list[list[bytes]], end: list[bytes], at: int) -> None:
+    """Cut the JSON of the first event after `at` chunks in half (keeping its framing)."""
+    target = chunks[at] if at < len(chunks) else end
+    if not target:
+        end.append(b"data: " + GARBAGE + b"\n\n")
+        return
+    event = target[0]
+    start = event.find(b"data: ")
+    start = 0 if start < 0 else start + len(b"data: ")
+    payload = event[start:].rstrip(b"\n")
+    newline = event[len(event.rstrip(b"\n")):] or b"\n"
+    target[0] = event[:start] + payload[: len(payload) // 2] + newline
+
+
+def _error_event(adapter: Any, fault: Fault, request_id: str) -> bytes:
+    """The provider's mid-stream error event, or OpenAI's shape for an adapter that has none."""
+    render = getattr(adapter, "render_stream_error", None)
+    if render is not None:
+        return render(fault.status, fault.error, request_id)
+    error = fault.error
+    return b"data: " + orjson.dumps({"error": {
+        "message": error.message, "type": error.type or "server_error", "param": error.param, "code": error.code,
+    }}) + b"\n\n"
+
+
+async def _start(send: Send, status: int, content_type: bytes, headers: list[tuple[bytes, bytes]],
+                 extra: list[tuple[bytes, bytes]] = ()) -> None:
+    """Response headers without a Content-Length: the body follows in chunks."""
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type), *extra, *headers]})
+
+
+async def _hang(plan: Plan, client: _Client, send: Send) -> None:
+    """Send nothing until the client gives up or `hang_limit_s` passes; then drop the connection."""
+    if await client.wait(plan.hang_limit_s):
+        await _drop(send, client)
+
+
+async def _drop(send: Send, client: _Client) -> None:
+    """Close the connection mid-response, as a crashed upstream or a proxy would.
+
+    ASGI has no message for this, so it goes to the server's transport (uvicorn's
+    request cycle holds it). Elsewhere (an in-process test transport) it raises.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        raise ConnectionResetError("fakellm fault: the connection was dropped")
+    transport.close()
+    # Let the server see the disconnect before this returns, so it neither logs nor answers.
+    await client.wait(1.0)
+
+
+class _Client:
+    """Notices the client going away while a delivery waits.
+
+    After the request body, the next `receive()` only returns when the client
+    disconnects, so one pending `receive()` per delivery is the watch.
+    """
+
+    __slots__ = ("_receive", "_task", "gone")
+
+    def __init__(self, receive: Receive):
+        self._receive = receive
+        self._task: asyncio.Future | None = None
+        self.gone = False
+
+    async def wait(self, seconds: float) -> bool:
+        """Wait `seconds`; False (at once) when the client disconnects first."""
+        if self.gone:
+            return False
+        if seconds <= 0:
+            return True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            if self._task is None:
+                self._task = asyncio.ensure_future(self._receive())
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return True
+            done, _ = await asyncio.wait((self._task,), timeout=remaining)
+            if not done:
+                return True
+            task, self._task = self._task, None
+            if task.cancelled() or task.exception() is not None or task.result().get("type") == "http.disconnect":
+                self.gone = True
+                return False
+
+    def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import time
 
@@ -438,13 +440,13 @@ rules:
     started = time.monotonic()
     assert create(client, "x").content[0].text == "finally"
     assert time.monotonic() - started < 0.5
-    assert app.engine.state.stats.total == 3
+    assert asyncio.run(app.store.stats()).total == 3
 
     app = app_from({"rules": [{"respond": [{"status": 529, "headers": {"x-should-retry": "false"}},
                                            {"content": "no"}]}]})
     with pytest.raises(anthropic.OverloadedError):
         create(anthropic_client(app, max_retries=3), "x")
-    assert app.engine.state.stats.total == 1
+    assert asyncio.run(app.store.stats()).total == 1
 
 
 def test_over_a_real_socket(tmp_path):

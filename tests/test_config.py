@@ -3,6 +3,8 @@ reported as file:line:col with a "did you mean"."""
 
 from __future__ import annotations
 
+import asyncio
+
 import hashlib
 import json
 import textwrap
@@ -551,7 +553,7 @@ rules:
     assert call.function.name == "web_search" and json.loads(call.function.arguments) == {"query": "fakellm"}
     final = text_of(oai, *tool_round_openai("found 3 pages", question="Please research fakellm"))
     assert final == "Based on the search, I found what you were looking for."
-    assert dict(app.engine.state.stats.by_rule) == {"rule-0": 1, "rule-1": 1}
+    assert asyncio.run(app.store.stats()).by_rule == {"rule-0": 1, "rule-1": 1}
 
 
 def test_python_dict_config_accepts_tuples():

@@ -130,7 +130,7 @@ def test_turn_is_derived_from_the_request():
         {"role": "user", "content": "start"}, {"role": "assistant", "content": "turn one"},
         {"role": "user", "content": "more"}])
     assert m.content[0].text == "turn two"
-    turns = [e.turn for e in app.engine.state.journal]
+    turns = [e.turn for e in asyncio.run(app.store.journal())]
     assert turns == [1, 1, 1, 2, 3, 1, 2, 2, 2]
 
 
@@ -152,7 +152,7 @@ def test_an_sdk_retry_gets_the_same_turn():
     app = app_from(RETRY_RULES % "messages")
     oai = openai_client(app, max_retries=2)
     assert ask(oai, "hello") == "turn one"
-    assert [e.turn for e in app.engine.state.journal] == [1, 1]
+    assert [e.turn for e in asyncio.run(app.store.journal())] == [1, 1]
 
 
 def test_turns_requests_counts_every_request_like_035_and_reset_clears_it():
@@ -160,7 +160,7 @@ def test_turns_requests_counts_every_request_like_035_and_reset_clears_it():
     oai = openai_client(app, max_retries=2)
     # 0.3.5 counting: the retry advances the turn.
     assert ask(oai, "hello") == "turn two"
-    assert [e.turn for e in app.engine.state.journal] == [1, 2]
+    assert [e.turn for e in asyncio.run(app.store.journal())] == [1, 2]
 
     app = app_from(TURN_RULES.replace("rules:", "defaults: {turns: requests}\nrules:"))
     oai, http = openai_client(app), raw_client(app)
@@ -246,17 +246,17 @@ rules:
         asyncio.run(flood(start, start + 50))
         # Keep one conversation in use: it is never the least recently used, so it stays.
         assert tool_request(oai, "keep-me", None) == "remembered"
-    state = app.engine.state
-    assert state.conversation_count == 100
+    store = app.store
+    assert asyncio.run(store.conversation_count()) == 100
     page = raw_client(app).get("/_fakellm/conversations", params={"limit": 1000}).json()
     assert page["total"] == 100 and len(page["conversations"]) == 100
     ids = {c["id"] for c in page["conversations"]}
     assert "keep-me" in ids
     assert conv_hash("conversation 19999") in ids and conv_hash("conversation 0") not in ids
-    assert len(state.journal) == 50
+    assert len(asyncio.run(store.journal())) == 50
     # A forgotten conversation starts over (at turn 1), and the count stays at the cap.
     assert tool_request(oai, "conversation 0", None) == "new"
-    assert state.conversation_count == 100
+    assert asyncio.run(store.conversation_count()) == 100
 
 
 def _rss_bytes() -> int | None:
@@ -294,13 +294,13 @@ def test_memory_is_bounded_with_the_default_cap():
     try:
         asyncio.run(run(0, 20_000))
         at_20k = measure()
-        assert app.engine.state.conversation_count == 10_000
+        assert asyncio.run(app.store.conversation_count()) == 10_000
         asyncio.run(run(20_000, 40_000))
         at_40k = measure()
     finally:
         if tracing:
             tracemalloc.stop()
-    assert app.engine.state.conversation_count == 10_000
+    assert asyncio.run(app.store.conversation_count()) == 10_000
     assert at_40k - at_20k < 5_000_000, (at_20k, at_40k)
 
 
@@ -311,4 +311,4 @@ def test_tiny_caps_still_answer(cap):
     oai = openai_client(app)
     for i in range(10):
         assert ask(oai, f"c{i}", "a", "b") == "second"
-    assert app.engine.state.conversation_count == cap
+    assert asyncio.run(app.store.conversation_count()) == cap

@@ -6,6 +6,8 @@ and the server must log nothing: a fault is fakellm doing its job, not an error.
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import time
 
@@ -578,7 +580,7 @@ def test_the_starter_config_shows_timing_faults_and_limits():
     from fakellm.config.starter import starter_config
 
     app = app_from(None)
-    app.use_config(starter_config())
+    asyncio.run(app.use_config(starter_config()))
     client = openai_client(app)
 
     def scenario(name: str):

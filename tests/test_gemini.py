@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import math
 
@@ -345,12 +347,13 @@ def test_strict_mode_miss_is_a_gemini_404():
 def test_mid_stream_error_chunk_raises_in_the_sdk():
     """`stream_error_event` (for errors injected after a stream started) makes the SDK raise."""
     from fakellm.engine.engine import Engine
+    from fakellm.store.memory import MemoryStore
     from fakellm.config.starter import starter_config
 
-    request = gemini.GeminiGenerate("sse").parse(
-        {"contents": [{"parts": [{"text": "a story"}]}]}, {}, "/", {"target": MODEL + ":streamGenerateContent"})
-    reply, _ = Engine(starter_config()).handle(request)
-    chunks = gemini.GeminiGenerate("sse").render_stream(reply, request, "r1")
+    adapter = gemini.GeminiGenerate(streaming=True)
+    request = adapter.parse({"contents": [{"parts": [{"text": "a story"}]}]}, {}, "/", {"model": MODEL, "alt": "sse"})
+    reply, _ = asyncio.run(Engine(starter_config(), MemoryStore()).handle(request))
+    chunks = adapter.render_stream(reply, request, "r1")
     body = chunks[0] + gemini.stream_error_event(503, ErrorInfo("The model is overloaded."))
 
     async def broken_stream(scope, receive, send):

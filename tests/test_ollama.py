@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import math
 from datetime import datetime
@@ -11,6 +13,7 @@ import pytest
 from helpers import Served, app_from, ollama_client, openai_client, raw_client
 
 from fakellm.engine.engine import Engine
+from fakellm.store.memory import MemoryStore
 from fakellm.model import ErrorInfo
 from fakellm.providers.ollama import wire as ollama_wire
 from fakellm.config.starter import starter_config
@@ -241,7 +244,7 @@ def test_mid_stream_error_line_raises_response_error():
     """`stream_error_line` (for errors injected after a stream started) makes the client raise."""
     adapter = ollama_wire.OllamaChat()
     request = adapter.parse({"model": MODEL, "messages": user("a story")}, {}, "/api/chat", {})
-    reply, _ = Engine(starter_config()).handle(request)
+    reply, _ = asyncio.run(Engine(starter_config(), MemoryStore()).handle(request))
     body = adapter.render_stream(reply, request, "r1")[0] + adapter.render_stream_error(
         500, ErrorInfo("model runner has unexpectedly stopped"), "req")
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import anthropic
 import openai
 import pytest
@@ -26,7 +28,7 @@ ASK = [{"role": "user", "content": "hi there"}]
 
 
 def journal(app) -> list[dict]:
-    return [e.as_dict() for e in app.engine.state.journal]
+    return [e.as_dict() for e in asyncio.run(app.store.journal())]
 
 
 def test_a_repeated_body_is_answered_by_each_requests_own_headers():
@@ -238,7 +240,7 @@ def test_a_new_config_answers_a_repeated_body_by_its_own_rules():
     for _ in range(3):
         assert client.chat.completions.create(model="gpt-4o-mini", messages=ASK).choices[0].message.content == \
             "old rules"
-    app.use_config(app_from({"rules": [{"respond": {"content": "new rules"}}]}).config)
+    asyncio.run(app.use_config(app_from({"rules": [{"respond": {"content": "new rules"}}]}).config))
     for _ in range(3):
         assert client.chat.completions.create(model="gpt-4o-mini", messages=ASK).choices[0].message.content == \
             "new rules"

@@ -327,7 +327,7 @@ def test_rule_error_status_raises_the_sdk_exception(client):
 
 
 def test_failed_event_parses_as_response_failed():
-    adapter = OpenAIResponses(lambda: None)
+    adapter = OpenAIResponses()
     request = adapter.parse({"model": "gpt-4o", "input": "hi", "store": False}, {}, "/v1/responses", {})
     raw = failed_event(ErrorInfo("The server had an error"), request, "abc", 7)
     event_line, data_line = raw.decode().strip().split("\n")

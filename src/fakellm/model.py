@@ -57,10 +57,18 @@ class Request:
     stop: list[str] = field(default_factory=list)
     n: int = 1
     thinking: bool = False
-    # Set when the API itself names the conversation (Responses' previous_response_id).
+    # Set when the API itself names the conversation (the engine sets it for a Responses chain).
     conversation_id: str = ""
     # False for embeddings: no echo text, no token limits.
     generates_text: bool = True
+    # What the request names from the store, for the engine to put into `messages`: the stored
+    # response whose conversation it continues (Responses' previous_response_id), with its history
+    # going at `history_at`; and items given by id alone: (position, item id, whether the item
+    # brings its response's answer into the history).
+    continues: str | None = None
+    history_at: int = 0
+    history_len: int = 0  # how many stored messages the engine put in at `history_at`
+    item_refs: list[tuple[int, str, bool]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -118,3 +126,15 @@ class Reply:
     embedding: list[float] | list[list[float]] | None = None
     # How the reply goes on the wire (a delivery.Plan): timing, chunk size, faults. None: all at once.
     delivery: Any = None
+    # What the store keeps of this reply once it is rendered (a Responses API response), or None.
+    stored: Any = None
+
+
+class Refusal(Exception):
+    """A request the API refuses before any rule is tried (e.g. it names a stored item that does not
+    exist); the adapter renders `error` in its shape with `status`."""
+
+    def __init__(self, status: int, error: ErrorInfo):
+        super().__init__(error.message)
+        self.status = status
+        self.error = error

@@ -55,8 +55,10 @@ class AdminError(Exception):
 
 
 async def stats(app: FakeLLMApp, scope, receive, params):
-    state = app.engine.state
-    _, recent_convs = state.conversations(100, 0)
+    store = app.store
+    _, recent_convs = await store.conversations(100, 0)
+    counts = await store.stats()
+    journal = await store.journal()
     recent = [
         {
             "id": e.id,
@@ -69,16 +71,16 @@ async def stats(app: FakeLLMApp, scope, receive, params):
             "turn": e.turn,
             "status": e.status,
         }
-        for e in list(state.journal)[-50:][::-1]
+        for e in journal[-50:][::-1]
     ]
     return _json(200, {
         "version": __version__,
-        "total_requests": state.stats.total,
-        "unmatched_requests": state.stats.unmatched,
-        "by_rule": dict(state.stats.by_rule),
-        "by_api": dict(state.stats.by_api),
+        "total_requests": counts.total,
+        "unmatched_requests": counts.unmatched,
+        "by_rule": counts.by_rule,
+        "by_api": counts.by_api,
         "recent": recent,
-        "conversation_count": state.conversation_count,
+        "conversation_count": await store.conversation_count(),
         "conversations": {c["id"]: {"turn": c["turn"], "tool_results_seen": c["tool_results_seen"]}
                           for c in recent_convs},
     })
@@ -88,19 +90,19 @@ async def conversations(app: FakeLLMApp, scope, receive, params):
     params = query_params(scope)
     limit = _int_param(params, "limit", 100, 1, 10_000)
     offset = _int_param(params, "offset", 0, 0, 10_000_000)
-    total, items = app.engine.state.conversations(limit, offset)
+    total, items = await app.store.conversations(limit, offset)
     return _json(200, {"total": total, "limit": limit, "offset": offset, "conversations": items})
 
 
 async def reset(app: FakeLLMApp, scope, receive, params):
-    return _json(200, {"cleared_conversations": app.engine.state.reset()})
+    return _json(200, {"cleared_conversations": await app.store.reset()})
 
 
 async def reload(app: FakeLLMApp, scope, receive, params):
     if app.config_path is None:
         raise AdminError(400, "fakellm is serving a config that was not read from a file; nothing to reload")
     try:
-        config = app.reload()
+        config = await app.reload()
     except ConfigError as e:
         raise AdminError(400, f"{app.config_path} is invalid; still serving the previous config",
                          problems=[p.as_dict() for p in e.problems]) from None
@@ -116,9 +118,9 @@ async def requests(app: FakeLLMApp, scope, receive, params):
     limit = _int_param(query, "limit", 1_000_000, 1, 1_000_000)
     after = _int_param(query, "after", 0, 0, 2**62)
     rule, conversation, api = query.get("rule"), query.get("conversation"), query.get("api")
-    journal = app.engine.state.journal
+    store = app.store
     entries = []
-    for entry in _entries_after(journal, after):
+    for entry in await store.journal(after):
         if rule is not None and (entry.rule or "none") != rule:
             continue
         if conversation is not None and entry.conversation_id != conversation:
@@ -127,42 +129,32 @@ async def requests(app: FakeLLMApp, scope, receive, params):
             continue
         entries.append(entry)
     entries = entries[-limit:]
-    return _json(200, {"requests": [e.as_dict() for e in entries],
-                       "oldest_id": journal[0].id if journal else None,
+    _, oldest_id, _ = await store.journal_info()
+    return _json(200, {"requests": [e.as_dict(store.redacted_headers) for e in entries],
+                       "oldest_id": oldest_id,
                        "latency_ms": {e.id: None if e.latency_ms is None else round(e.latency_ms, 3) for e in entries}})
-
-
-def _entries_after(journal, after: int) -> list:
-    """Journal entries with an id above `after`, oldest first, walking back only as far as needed."""
-    if not after:
-        return list(journal)
-    newer = []
-    for entry in reversed(journal):
-        if entry.id <= after:
-            break
-        newer.append(entry)
-    newer.reverse()
-    return newer
 
 
 async def rules(app: FakeLLMApp, scope, receive, params):
     """The active rules with their hit counts and last hit, the config file, and the totals."""
-    state = app.engine.state
-    by_rule, last_hit = state.stats.by_rule, state.stats.last_hit
+    store = app.store
+    counts = await store.stats()
+    by_rule, last_hit = counts.by_rule, counts.last_hit
+    held, _, capacity = await store.journal_info()
     return _json(200, {
         "path": str(app.config_path) if app.config_path is not None else None,
         "source": app.config.source,
         "version": __version__,
-        "started": state.started,  # a new value means the server restarted: journal ids start over
+        "started": counts.started,  # a new value means the server restarted: journal ids start over
         "reloads": app.reloads,
         "reload_failures": app.reload_failures,
         "last_reload_error": app.last_reload_error,
         "totals": {
-            "requests": state.stats.total,
-            "unmatched": state.stats.unmatched,
-            "conversations": state.conversation_count,
-            "journal": len(state.journal),
-            "journal_size": state.journal.maxlen,
+            "requests": counts.total,
+            "unmatched": counts.unmatched,
+            "conversations": await store.conversation_count(),
+            "journal": held,
+            "journal_size": capacity,
         },
         "rules": [
             {
@@ -199,7 +191,7 @@ def _respond_summary(spec: Any) -> str:
 
 
 async def clear_requests(app: FakeLLMApp, scope, receive, params):
-    return _json(200, {"cleared_requests": app.engine.state.clear_journal()})
+    return _json(200, {"cleared_requests": await app.store.clear_journal()})
 
 
 async def get_config(app: FakeLLMApp, scope, receive, params):
@@ -224,12 +216,12 @@ async def put_config(app: FakeLLMApp, scope, receive, params):
     except ConfigError as e:
         raise AdminError(400, "invalid config; still serving the previous one",
                          problems=[p.as_dict() for p in e.problems]) from None
-    app.use_config(config)
+    await app.use_config(config)
     return _json(200, {"replaced": True, "rules": len(config.rules)})
 
 
 async def metrics_text(app: FakeLLMApp, scope, receive, params):
-    return 200, metrics.render(app), metrics.CONTENT_TYPE
+    return 200, await metrics.render(app), metrics.CONTENT_TYPE
 
 
 async def health(app: FakeLLMApp, scope, receive, params):
@@ -245,7 +237,7 @@ async def debug(app: FakeLLMApp, scope, receive, params):
     return _json(200, {
         "asyncio_tasks": len(asyncio.all_tasks()),
         "deliveries_in_flight": delivery.in_flight,
-        "rate_limit_buckets": len(app.engine.state.rate_buckets),
+        "rate_limit_buckets": await app.store.bucket_count(),
     })
 
 

@@ -60,10 +60,9 @@ def _number(value: float) -> str:
     return repr(float(value)) if isinstance(value, float) else str(value)
 
 
-def render(app: FakeLLMApp) -> bytes:
+async def render(app: FakeLLMApp) -> bytes:
     """The Prometheus text exposition (format 0.0.4) of `app`'s metrics."""
     metrics: Metrics = app.metrics
-    state = app.engine.state
     lines: list[str] = []
 
     def family(name: str, kind: str, help_text: str) -> None:
@@ -110,9 +109,10 @@ def render(app: FakeLLMApp) -> bytes:
     family("fakellm_rules", "gauge", "Rules in the active config.")
     lines.append(f"fakellm_rules {len(app.engine.rules)}")
     family("fakellm_conversations", "gauge", "Conversations held in memory.")
-    lines.append(f"fakellm_conversations {state.conversation_count}")
+    lines.append(f"fakellm_conversations {await app.store.conversation_count()}")
     family("fakellm_journal_entries", "gauge", "Requests held in the journal.")
-    lines.append(f"fakellm_journal_entries {len(state.journal)}")
+    held, _, _ = await app.store.journal_info()
+    lines.append(f"fakellm_journal_entries {held}")
     return ("\n".join(lines) + "\n").encode()
 
 

@@ -1,63 +1,55 @@
 """The provider-neutral engine: conversation, turn, first matching rule, Reply.
 
-It sees only `Request` and `Reply`; providers parse and render at the edges.
+It sees only `Request` and `Reply`; providers parse and render at the edges. All it
+remembers is in the store it is given; timing, faults and rate limits come in as a
+`Traffic` made for each config by the layer above.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 import json
 import os
 import random
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
+from ..config.schema import Config, RespondSpec
+from ..model import LENGTH, STOP_SEQUENCE, ErrorInfo, Refusal, Reply, Request, ToolCall, Usage
+from ..store.base import Bounds, JournalEntry, Store
 from . import tokens
 from .answers import FALLBACK, Answer
 from .catalog import Catalog
-from ..config.schema import Config, RespondSpec
-from ..traffic.delivery import Plans
-from ..model import LENGTH, STOP_SEQUENCE, ErrorInfo, Reply, Request, ToolCall, Usage
+from .conversation import CONVERSATION_HEADER, conversation_id_for
 from .rules import CompiledRule, MatchContext, MissExplanation, compile_rules, explain_miss
-from ..traffic.ratelimit import Limits
-from ..store.memory import JournalEntry, MemoryState
 
-CONVERSATION_HEADER = "x-fakellm-conversation-id"
+__all__ = ["CONVERSATION_HEADER", "NO_MATCH_CODE", "Engine", "Traffic", "deterministic_echo", "input_tokens",
+           "resolve_stored"]
+
 NO_MATCH_CODE = "fakellm_no_match"
 
 # The stream flag does not change what a request asks, so it does not change the echo.
 _ECHO_IGNORED_KEYS = ("stream", "stream_options")
 
 
-def conversation_id_for(request: Request) -> str:
-    """The 0.3.5 rule: explicit header, else the first user message, else the body."""
-    explicit = request.headers.get(CONVERSATION_HEADER)
-    if explicit:
-        return explicit
-    if request.conversation_id:
-        return request.conversation_id
-    return _conversation_id_of_body(request)
+class Traffic(Protocol):
+    """Rate limits and delivery plans for one config (traffic/ builds it)."""
+
+    active: bool  # False: no limits, no timing, no faults; the engine skips all of it
+
+    async def admit(self, request: Request, rule_index: int | None) -> Reply | None:
+        """None, or the 429 to send instead of the answer."""
+
+    async def settle(self, request: Request, reply: Reply, rule_index: int | None) -> None: ...
+
+    def plan(self, spec: RespondSpec | None) -> Any:
+        """How the reply to a `respond` item goes on the wire (None: all at once)."""
 
 
-def _conversation_id_of_body(request: Request) -> str:
-    for message in request.messages:
-        # A user message, not one made only of tool results (Message.is_tool_result, inlined).
-        if message.role == "user" and (message.text or not message.tool_results):
-            text = message.text
-            # Memoize short texts only, so the cache stays small in bytes too.
-            return _conversation_id_of_text(text) if len(text) <= 4096 else _hash_id(text)
-    serialized = json.dumps(request.body, sort_keys=True, default=str)
-    return "anon-" + hashlib.sha256(serialized.encode()).hexdigest()[:12]
-
-
-def _hash_id(text: str) -> str:
-    return "conv-" + hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-# An agent's turns and a suite's repeated tests send the same first message again and again.
-_conversation_id_of_text = functools.lru_cache(maxsize=4096)(_hash_id)
+def bounds_of(config: Config) -> Bounds:
+    d = config.defaults
+    return Bounds(d.max_conversations, d.max_tool_results, d.journal_size, d.max_responses)
 
 
 def deterministic_echo(body: dict[str, Any], model: str | None = None) -> str:
@@ -130,70 +122,90 @@ def _apply_limits(request: Request, text: str, finish: str,
     return text, finish, stop_sequence
 
 
-class Engine:
-    """Matches requests against the active config and keeps conversation state."""
+async def resolve_stored(store: Store, request: Request) -> None:
+    """Put what the request names from the store into its messages: the chain its `continues`
+    names, and the answers of items it gives by id alone. Raises `Refusal` (404) for an unknown one."""
+    inserts: list[tuple[int, int, list[Any]]] = []  # (position, order, messages)
+    if request.continues is not None:
+        found = await store.response_history(request.continues)
+        if found is None:
+            raise Refusal(404, ErrorInfo(f"Previous response with id '{request.continues}' not found.",
+                                         param="previous_response_id", code="previous_response_not_found"))
+        stored, history = found
+        request.conversation_id = stored.conversation_id
+        request.history_len = len(history)
+        inserts.append((request.history_at, 0, history))
+    brought: set[str] = set()
+    for order, (position, item_id, brings_answer) in enumerate(request.item_refs, 1):
+        owner = await store.owner_of_item(item_id)
+        if owner is None:
+            raise Refusal(404, ErrorInfo(
+                f"Item with id '{item_id}' not found. Items are not persisted when `store` is set to false. "
+                f"Try again with `store` set to true, or remove this item from your input.", param="input"))
+        if brings_answer and owner.id not in brought:
+            brought.add(owner.id)
+            inserts.append((position, order, [owner.messages[-1]]))
+    # Last position first, so earlier positions stay valid; at one position the history goes first.
+    for position, _, messages in sorted(inserts, key=lambda x: (-x[0], -x[1])):
+        request.messages[position:position] = messages
 
-    def __init__(self, config: Config, state: MemoryState | None = None):
-        d = config.defaults
-        self.state = state or MemoryState(d.max_conversations, d.max_tool_results, d.journal_size, d.max_responses)
-        self.config = config
-        self.defaults = d
-        self.rules: list[CompiledRule] = compile_rules(config)
-        self.catalog = Catalog(config.spec.models)
-        self._turns_by_request = d.turns == "requests"
-        self._strict = d.fallback == "error"
-        self._use_traffic(config)
+
+class Engine:
+    """Matches requests against the active config; remembers what it must in `store`."""
+
+    def __init__(self, config: Config, store: Store, traffic: Callable[[Config], Traffic] | None = None):
+        self.store = store
+        self._make_traffic = traffic
+        self._compile(config)
         # Ids: a per-process random prefix and a counter, unique and cheap.
         self._id_prefix = os.urandom(5).hex()
         self._ids = itertools.count(1)
 
-    def use_config(self, config: Config) -> None:
-        """Swap in a new config; conversations and the journal survive, rule counters restart.
-
-        Sequence and `times` counters are kept by rule position, so the new rules
-        must not inherit the old rules' counts.
-        """
+    def _compile(self, config: Config) -> None:
         d = config.defaults
-        rules = compile_rules(config)
-        self.state.resize(d.max_conversations, d.max_tool_results, d.journal_size, d.max_responses)
-        self.state.clear_rule_counters()
-        self.config, self.rules, self.defaults = config, rules, d
+        self.config, self.defaults = config, d
+        self.rules: list[CompiledRule] = compile_rules(config)
         self.catalog = Catalog(config.spec.models)
         self._turns_by_request = d.turns == "requests"
         self._strict = d.fallback == "error"
-        self.state.rate_buckets.clear()
-        self._use_traffic(config)
+        self.traffic = self._make_traffic(config) if self._make_traffic is not None else None
+        self._chance = random.Random(None if d.seed is None else f"fakellm-probability-{d.seed}")
 
-    def _use_traffic(self, config: Config) -> None:
-        """Delivery plans (timing, faults), rate limits and the `probability` dice of a config."""
-        seed = config.defaults.seed
-        self.plans = Plans(config)
-        self.limits = Limits(config, self.state.rate_buckets, input_tokens)
-        self._chance = random.Random(None if seed is None else f"fakellm-probability-{seed}")
-        # Without timing, faults or limits in the config, the request path skips all of it.
-        self._traffic = self.plans.any or self.limits.active
+    async def use_config(self, config: Config) -> None:
+        """Swap in a new config; conversations and the journal survive, rule counters and rate-limit
+        buckets restart (counters are kept by rule position, so new rules must not inherit them)."""
+        self._compile(config)
+        await self.store.resize(bounds_of(config))
+        await self.store.clear_rule_counters()
+        await self.store.clear_buckets()
 
     def next_id(self) -> str:
         """A short unique id for response, call and request ids."""
         return f"{self._id_prefix}{next(self._ids):08x}"
 
-    def handle(self, request: Request, raw_body: bytes | None = None) -> tuple[Reply, JournalEntry]:
-        """Answer one request; `raw_body` (the bytes as received) is what the journal keeps."""
+    async def handle(self, request: Request, raw_body: bytes | None = None) -> tuple[Reply, JournalEntry]:
+        """Answer one request. Returns the reply and its journal entry, not yet recorded (the server
+        records it once the reply's tool call ids are known). Raises `Refusal` for a request the
+        API would refuse before answering (a stored item it names does not exist)."""
         now = time.time()
+        if request.continues is not None or request.item_refs:
+            await resolve_stored(self.store, request)
+        store = self.store
         conv_id = conversation_id_for(request)
-        conv = self.state.conversation(conv_id, now)
+        tool_results: list[str] = []
         assistant_messages = 0
         for message in request.messages:
             if message.tool_results:
-                conv.add_tool_results(message.tool_results)
+                tool_results.extend(message.tool_results)
             elif message.role == "assistant":
                 assistant_messages += 1
-        conv.requests += 1
-        turn = conv.requests if self._turns_by_request else 1 + assistant_messages
-        conv.last_turn = turn
+        turn, hits = await store.open_turn(conv_id, now, None if self._turns_by_request else 1 + assistant_messages,
+                                           tool_results)
 
         ctx = MatchContext(request, turn)
+        traffic = self.traffic if self.traffic is not None and self.traffic.active else None
         matched: CompiledRule | None = None
+        hit = 0
         exhausted: dict[int, int] | None = None  # rules that matched but used up their `times`
         limited: Reply | None = None  # a rate limit's 429, instead of the answer
         for rule in self.rules:
@@ -201,19 +213,21 @@ class Engine:
                 continue
             if rule.probability is not None and self._chance.random() >= rule.probability:
                 continue
-            hits = conv.rule_hits.get(rule.index, 0)
-            if rule.times is not None and hits >= rule.times:
-                if exhausted is None:
-                    exhausted = {}
-                exhausted[rule.index] = rule.times
+            hit = hits.get(rule.index, 0)
+            if rule.times is not None and hit >= rule.times:
+                (exhausted := exhausted or {})[rule.index] = rule.times
                 continue
-            limited = self.limits.admit(request, rule.index) if self._traffic else None
-            if limited is None:  # a rate-limited request does not use up the rule
-                conv.rule_hits[rule.index] = hits + 1
+            limited = await traffic.admit(request, rule.index) if traffic is not None else None
+            if limited is None and rule.counted:  # a rate-limited request does not use up the rule
+                counted = await store.count_hit(conv_id, rule.index, rule.times)
+                if counted is None:  # used up meanwhile (another worker)
+                    (exhausted := exhausted or {})[rule.index] = rule.times or 0
+                    continue
+                hit = counted
             matched = rule
             break
         else:
-            limited = self.limits.admit(request, None) if self._traffic else None
+            limited = await traffic.admit(request, None) if traffic is not None else None
 
         explanation: MissExplanation | None = None
         spec: RespondSpec | None = None
@@ -221,32 +235,33 @@ class Engine:
             reply = limited
             reply.rule = matched.name if matched is not None else None
         elif matched is not None:
-            answer = matched.respond_for(hits)
+            answer = matched.respond_for(hit)
             spec = answer.spec
             reply = self._reply(request, answer, matched.name)
         else:
             explanation = explain_miss(self.rules, ctx, exhausted or {})
-            if self._strict:
-                reply = Reply(
-                    status=404,
-                    error=ErrorInfo(
-                        message=f"fakellm: no rule matched this request: {explanation}",
-                        type="invalid_request_error",
-                        code=NO_MATCH_CODE,
-                    ),
-                    # A 404 is not retried anyway; this says so to SDKs that honour the header.
-                    headers={"x-should-retry": "false"},
-                )
-            else:
-                reply = self._reply(request, FALLBACK, None)
-        if limited is None and self._traffic:
-            reply.delivery = self.plans.get(spec)
-            self.limits.settle(request, reply, matched.index if matched is not None else None)
+            reply = self._no_match(explanation) if self._strict else self._reply(request, FALLBACK, None)
+        if limited is None and traffic is not None:
+            reply.delivery = traffic.plan(spec)
+            await traffic.settle(request, reply, matched.index if matched is not None else None)
         reply.conversation_id = conv_id
         reply.turn = turn
-
-        entry = self.state.record(request, reply, explanation, raw_body, now)
+        entry = JournalEntry(now, request.api, request.path, request.model, request.stream, conv_id, turn,
+                             reply.rule, reply.status, reply.content, (), None,
+                             raw_body if raw_body is not None else request.body, request.headers,
+                             explanation.as_dict() if explanation is not None else None)
+        if reply.error is not None:
+            entry.error = (reply.error.message, reply.error.type, reply.error.code)
         return reply, entry
+
+    def _no_match(self, explanation: MissExplanation) -> Reply:
+        return Reply(
+            status=404,
+            error=ErrorInfo(message=f"fakellm: no rule matched this request: {explanation}",
+                            type="invalid_request_error", code=NO_MATCH_CODE),
+            # A 404 is not retried anyway; this says so to SDKs that honour the header.
+            headers={"x-should-retry": "false"},
+        )
 
     def _reply(self, request: Request, answer: Answer, rule_name: str | None) -> Reply:
         n = request.n if request.n > 1 else 1

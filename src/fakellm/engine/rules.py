@@ -245,7 +245,7 @@ class CompiledRule:
     """A rule ready for the hot path: `matches(ctx)` tests its conditions, cheapest first."""
 
     __slots__ = ("index", "name", "conditions", "responds", "answers", "times", "cycle", "probability", "spec",
-                 "matches")
+                 "matches", "counted")
 
     def __init__(self, index: int, name: str, conditions: list[Condition], responds: list[RespondSpec],
                  times: int | None, cycle: bool, spec: RuleSpec):
@@ -259,6 +259,8 @@ class CompiledRule:
         self.probability = spec.probability
         self.spec = spec
         self.matches: Callable[[MatchContext], bool] = _all_hold(conditions)
+        # Whether its hits need counting: a sequence picks its answer by the count, `times` stops at it.
+        self.counted = times is not None or len(self.answers) > 1
 
     def respond_for(self, hit: int) -> Answer:
         """The answer for the `hit`-th match (0-based) within a conversation."""

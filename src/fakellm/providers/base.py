@@ -1,12 +1,18 @@
-"""What every provider adapter shares: the adapter shape and request validation helpers."""
+"""What every provider family shares: the family and adapter shapes, JSON endpoints, validation helpers."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 import orjson
 
 from ..model import ErrorInfo, Reply, Request
+from ..store.buckets import BucketReport
+
+if TYPE_CHECKING:
+    from ..engine.catalog import Catalog
+    from ..store.base import Store
 
 
 class InvalidRequest(Exception):
@@ -21,6 +27,83 @@ class InvalidRequest(Exception):
 
     def as_error(self) -> ErrorInfo:
         return ErrorInfo(message=self.message, param=self.param, code=self.code)
+
+
+@dataclass(slots=True)
+class Call:
+    """One request to a provider's plain JSON endpoint (model listings, stored responses, token
+    counts): what the endpoint may read, handed over by the server."""
+
+    path: str
+    params: dict[str, str]  # path parameters
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-cased names
+    request_id: str
+    catalog: Catalog
+    store: Store
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+# fn(call) -> (status, body), or a coroutine of it. It may raise InvalidRequest for a provider-shaped 4xx.
+EndpointFn = Callable[[Call], "tuple[int, bytes] | Awaitable[tuple[int, bytes]]"]
+# render_error(status, error, request_id) -> body, as the adapters' `render_error`.
+ErrorRenderer = Callable[[int, ErrorInfo, str], bytes]
+
+
+class Served(Protocol):
+    """What a family's adapters may read from the server at request time (reloads replace them)."""
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def store(self) -> Store: ...
+
+
+class Routes(Protocol):
+    """What a provider family registers its HTTP surface with (the server implements it)."""
+
+    def llm(self, method: str, path: str, adapter: Adapter, *, with_query: bool = False) -> None:
+        """An LLM call through the engine; `with_query`: the adapter's params include the query string."""
+
+    def json(self, method: str, path: str, fn: EndpointFn, render_error: ErrorRenderer, *,
+             with_body: bool = False, request_id_headers: tuple[str, ...] = ("x-request-id",)) -> None:
+        """A plain JSON endpoint; `with_body` reads a JSON object body first."""
+
+    def model_listing(self, list_path: str, get_path: str) -> None:
+        """The model listing shared by several families (`GET /v1/models`): the request's headers say
+        whose SDK asks (`Family.models.claims`), and that family answers."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelListing:
+    """A family's answer to the shared `GET /v1/models[/{model_id}]`."""
+
+    claims: Callable[[dict[str, str]], bool]  # the request's headers come from this family's SDK
+    list: EndpointFn
+    get: EndpointFn
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One API family: everything the rest of fakellm asks a provider for. The registry lists them."""
+
+    name: str  # what `when.api` calls the family
+    apis: tuple[str, ...]  # its endpoints' api names ("openai.chat", ...)
+    install: Callable[[Routes, Served], None]  # registers its routes
+    # Unknown paths and methods it owns get its error shape: render(status, message, request_id).
+    owns_path: Callable[[str], bool]
+    error: Callable[[int, str, str], bytes]
+    auth_headers: tuple[str, ...] = ()  # request headers that carry the API key (redacted in the journal)
+    models: ModelListing | None = None
+    rate_limit_headers: Callable[[BucketReport], dict[str, str]] | None = None
+    # For the CLI banner and the test harness: the base URL its SDKs want, from the server's root URL,
+    # and the environment variables that point a client built without arguments at the server.
+    base_path: str = ""
+    sdk_environ: Callable[[str], dict[str, str]] = lambda root: {}
+    display_name: str = ""
+    # A 404 that explains a near miss better than "unknown path" (method, path) -> message or None.
+    advice: Callable[[str, str], str | None] = lambda method, path: None
 
 
 class Adapter(Protocol):

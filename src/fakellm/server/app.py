@@ -19,9 +19,14 @@ from ..traffic import delivery
 from . import routes
 from ..admin.metrics import Metrics
 from ..config.schema import Config, ConfigError, load_config
-from ..engine.engine import CONVERSATION_HEADER, Engine
+from ..engine.catalog import Catalog
+from ..engine.engine import CONVERSATION_HEADER, Engine, bounds_of, input_tokens
+from ..providers import registry
+from ..store.base import Store
+from ..store.memory import MemoryStore
+from ..traffic.policy import TrafficPolicy
 from .http import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
-from ..model import ErrorInfo, Reply
+from ..model import ErrorInfo, Refusal, Reply
 from ..providers.base import Adapter, InvalidRequest
 from .router import Router
 
@@ -37,8 +42,10 @@ class FakeLLMApp:
     serves the config it was given until replaced over the admin API.
     """
 
-    def __init__(self, config: Config, config_path: str | Path | None = None, *, watch: bool = False):
-        self.engine = Engine(config)
+    def __init__(self, config: Config, config_path: str | Path | None = None, *, watch: bool = False,
+                 store: Store | None = None):
+        self.store: Store = store if store is not None else MemoryStore(bounds_of(config), registry.REDACTED_HEADERS)
+        self.engine = Engine(config, self.store, self._traffic)
         self.config_path = Path(config_path) if config_path is not None else None
         self.watch = watch and self.config_path is not None
         self.reloads = 0
@@ -54,9 +61,23 @@ class FakeLLMApp:
     def config(self) -> Config:
         return self.engine.config
 
+    # -- what the providers' adapters and endpoints read (providers.base.Served)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.engine.catalog
+
+    def _traffic(self, config: Config) -> TrafficPolicy:
+        """Rate limits and delivery plans for a config; the providers format the rate-limit headers."""
+        def header_format(api: str):
+            family = registry.family_of_api(api)
+            return family.rate_limit_headers if family is not None else None
+
+        return TrafficPolicy(config, self.store, input_tokens, header_format, registry.AUTH_HEADERS)
+
     # -- config
 
-    def reload(self) -> Config:
+    async def reload(self) -> Config:
         """Re-read the config file; on error keep serving the old config and raise ConfigError."""
         if self.config_path is None:
             raise ConfigError([])
@@ -66,11 +87,11 @@ class FakeLLMApp:
             self.reload_failures += 1
             self.last_reload_error = [p.as_dict() for p in e.problems]
             raise
-        self.use_config(config)
+        await self.use_config(config)
         return config
 
-    def use_config(self, config: Config) -> None:
-        self.engine.use_config(config)
+    async def use_config(self, config: Config) -> None:
+        await self.engine.use_config(config)
         self.reloads += 1
         self.last_reload_error = None
 
@@ -110,7 +131,7 @@ class FakeLLMApp:
             if not any(Path(p).resolve() == target for _, p in changes):
                 continue
             try:
-                self.reload()
+                await self.reload()
                 log.warning("fakellm: reloaded %s", target.name)
             except ConfigError as e:
                 log.warning("fakellm: %s is invalid, still serving the previous config:\n%s", target.name, e)
@@ -168,9 +189,10 @@ class FakeLLMApp:
 
         events: list[bytes] | None = None  # a stream's events, for the delivery layer
         try:
-            reply, entry = engine.handle(request, raw)
+            reply, entry = await engine.handle(request, raw)
             if len(raw) > defaults.journal_body_bytes:
-                entry.drop_body(len(raw), defaults.journal_body_bytes)
+                entry.body = {"_fakellm": f"request body of {len(raw)} bytes not kept in the journal "
+                                          f"(defaults.journal_body_bytes: {defaults.journal_body_bytes})"}
             headers_out = [id_header, (_CONV_HEADER, reply.conversation_id.encode())]
             if reply.headers:
                 headers_out += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers.items()]
@@ -190,6 +212,14 @@ class FakeLLMApp:
             else:
                 ctype = JSON
                 body = adapter.render(reply, request, response_id)
+            if reply.tool_calls:
+                entry.tool_calls = tuple((c.id, c.name, c.arguments) for c in reply.tool_calls)
+            entry = await self.store.record(entry)
+            if reply.stored is not None:
+                await self.store.put_response(reply.stored)
+        except Refusal as e:
+            await send_response(send, e.status, adapter.render_error(e.status, e.error, request_id), JSON, [id_header])
+            return
         except Exception as e:  # a fakellm bug: answer in the provider's shape, keep serving
             log.exception("fakellm: internal error")
             error = ErrorInfo(f"fakellm internal error: {type(e).__name__}: {e}")
@@ -210,7 +240,7 @@ class FakeLLMApp:
             await delivery.respond(reply.delivery, send, receive, status, body, ctype, headers_out, events,
                                    adapter, request_id)
         elapsed = time.perf_counter() - started
-        entry.latency_ms = elapsed * 1000
+        await self.store.note_latency(entry, elapsed * 1000)
         self.metrics.observe(request.api, reply.rule, status, request.stream, elapsed)
 
 

@@ -6,15 +6,15 @@ reading, JSON decoding and provider-shaped errors as `FakeLLMApp.serve_llm`.
 
 from __future__ import annotations
 
+import inspect
 import logging
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 import orjson
 
 from .http import JSON, BodyTooLarge, ClientGone, query_params, read_body, send_response
 from ..model import ErrorInfo
-from ..providers.base import InvalidRequest
+from ..providers.base import Call, EndpointFn, ErrorRenderer, InvalidRequest
 
 if TYPE_CHECKING:
     from .app import FakeLLMApp
@@ -22,25 +22,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("fakellm")
 
 DRAIN_LIMIT = 8 * 1024 * 1024
-
-
-@dataclass(slots=True)
-class Call:
-    """One request to a JSON endpoint."""
-
-    app: FakeLLMApp
-    path: str
-    params: dict[str, str]  # path parameters
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-cased names
-    request_id: str
-    body: dict[str, Any] = field(default_factory=dict)
-
-
-# fn(call) -> (status, body). It may raise InvalidRequest for a provider-shaped 4xx.
-EndpointFn = Callable[[Call], tuple[int, bytes]]
-# render_error(status, error, request_id) -> body, as the adapters' `render_error`.
-ErrorRenderer = Callable[[int, ErrorInfo, str], bytes]
 
 
 def json_endpoint(fn: EndpointFn, render_error: ErrorRenderer, *, with_body: bool = False,
@@ -52,12 +33,13 @@ def json_endpoint(fn: EndpointFn, render_error: ErrorRenderer, *, with_body: boo
         request_id = "req_" + app.engine.next_id()
         headers_out = [(name, request_id.encode()) for name in names]
         call = Call(
-            app=app,
             path=scope["path"],
             params=params,
             query=query_params(scope),
             headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
             request_id=request_id,
+            catalog=app.catalog,
+            store=app.store,
         )
         try:
             limit = app.config.defaults.max_body_bytes if with_body else DRAIN_LIMIT
@@ -67,7 +49,8 @@ def json_endpoint(fn: EndpointFn, render_error: ErrorRenderer, *, with_body: boo
                 if not isinstance(body, dict):
                     raise InvalidRequest("The request body must be a JSON object")
                 call.body = body
-            status, out = fn(call)
+            result = fn(call)
+            status, out = await result if inspect.isawaitable(result) else result
         except ClientGone:
             return
         except BodyTooLarge:

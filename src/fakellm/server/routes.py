@@ -1,20 +1,17 @@
-"""Every route fakellm serves, and provider-shaped answers for paths it does not."""
+"""Every route fakellm serves, from the provider registry, and provider-shaped answers for
+paths it does not serve."""
 
 from __future__ import annotations
 
 import os
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable
 
 from ..admin import api as admin
-from ..providers.gemini import routes as gemini_routes
-from ..providers.ollama import routes as ollama_routes
-from ..providers.openai import routes as openai_routes
-from .http import JSON, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
+from ..providers import registry
 from ..model import ErrorInfo
-from ..providers.anthropic import messages as anthropic
-from ..providers.openai import chat as openai_chat
-from ..providers.base import Adapter
+from ..providers.base import Adapter, Call, EndpointFn, ErrorRenderer
+from .endpoints import json_endpoint
+from .http import JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
 from .router import Router
 
 if TYPE_CHECKING:
@@ -22,69 +19,79 @@ if TYPE_CHECKING:
 
 DRAIN_LIMIT = 8 * 1024 * 1024
 
-# The request id of the 404/405 being rendered: sent as a header and, in Anthropic's shape, in the body.
-_REQUEST_ID: ContextVar[str] = ContextVar("fakellm_no_route_request_id", default="req_fakellm")
+
+class RouteTable:
+    """The server's side of `providers.base.Routes`: what a family registers becomes a route."""
+
+    def __init__(self, router: Router):
+        self.router = router
+
+    def llm(self, method: str, path: str, adapter: Adapter, *, with_query: bool = False) -> None:
+        if with_query:
+            def route(app: FakeLLMApp, scope, receive, send, params) -> Awaitable[None]:
+                return app.serve_llm(adapter, scope, receive, send, {**query_params(scope), **params})
+        else:
+            def route(app: FakeLLMApp, scope, receive, send, params) -> Awaitable[None]:
+                # Not a coroutine itself: the caller awaits serve_llm's directly, one frame fewer per request.
+                return app.serve_llm(adapter, scope, receive, send, params)
+        self.router.add(method, path, route)
+
+    def json(self, method: str, path: str, fn: EndpointFn, render_error: ErrorRenderer, *,
+             with_body: bool = False, request_id_headers: tuple[str, ...] = ("x-request-id",)) -> None:
+        self.router.add(method, path, json_endpoint(fn, render_error, with_body=with_body,
+                                                    request_id_headers=request_id_headers))
+
+    def model_listing(self, list_path: str, get_path: str) -> None:
+        self.router.add("GET", list_path, _LIST_MODELS)
+        self.router.add("GET", get_path, _GET_MODEL)
 
 
-def llm(adapter: Adapter):
-    """A route that runs one LLM call through `adapter`."""
+def _listing(which: str) -> Any:
+    """The shared listing: the family whose SDK asks (by its headers) answers."""
+    def answer(call: Call) -> tuple[int, bytes]:
+        family = registry.family_of_listing(call.headers)
+        assert family.models is not None
+        return getattr(family.models, which)(call)
 
-    def route(app: FakeLLMApp, scope, receive, send, params) -> Awaitable[None]:
-        # Not a coroutine itself: the caller awaits serve_llm's directly, one frame fewer per request.
-        return app.serve_llm(adapter, scope, receive, send, params)
+    def render_error(status: int, error: ErrorInfo, request_id: str) -> bytes:
+        return registry.DEFAULT.error(status, error.message, request_id)
 
-    return route
+    # Both request id headers: the SDKs read `x-request-id` (OpenAI) or `request-id` (Anthropic).
+    return json_endpoint(answer, render_error, request_id_headers=("x-request-id", "request-id"))
+
+
+_LIST_MODELS = _listing("list")
+_GET_MODEL = _listing("get")
 
 
 def install(app: FakeLLMApp, router: Router) -> None:
-    chat = llm(openai_chat.OpenAIChat())
-    router.add("POST", "/v1/chat/completions", chat)
-    router.add("POST", "/chat/completions", chat)
-    router.add("POST", "/v1/messages", llm(anthropic.AnthropicMessages()))
-    openai_routes.install(app, router, llm)
-    gemini_routes.install(app, router)
-    ollama_routes.install(app, router)
+    table = RouteTable(router)
+    for family in registry.FAMILIES:
+        family.install(table, app)
     admin.register(router)
 
 
-# Error shapes for unknown paths and methods, by the provider the path belongs to:
-# (does the path belong to it, render(status, message) -> body). First match wins;
-# OpenAI's shape is the default.
-ERROR_SHAPES: list[tuple[Callable[[str], bool], Callable[[int, str], bytes]]] = [
-    (lambda path: path.startswith(("/v1/messages", "/v1/complete")),
-     lambda status, message: anthropic.error_body(status, ErrorInfo(message), _REQUEST_ID.get())),
-    (gemini_routes.belongs_to_gemini, gemini_routes.error),
-    (ollama_routes.belongs_to_ollama, ollama_routes.error),
-]
-
-
-def error_for_path(path: str, status: int, message: str) -> bytes:
-    for belongs, render in ERROR_SHAPES:
-        if belongs(path):
-            return render(status, message)
-    return openai_chat.error_body(status, ErrorInfo(message))
-
-
 async def no_route(scope: dict[str, Any], receive: Receive, send: Send, allowed: list[str]) -> None:
-    """404 for an unknown path, 405 for a known path with the wrong method."""
+    """404 for an unknown path, 405 for a known path with the wrong method, in the shape of the
+    family the path belongs to."""
     path, method = scope["path"], scope["method"]
     await _drain(receive)
     request_id = "req_" + os.urandom(12).hex()
-    _REQUEST_ID.set(request_id)
     # Both providers' request id headers: the SDKs read `x-request-id` (OpenAI) or `request-id` (Anthropic).
     headers = [(b"x-request-id", request_id.encode()), (b"request-id", request_id.encode())]
-    advice = gemini_routes.missing_version(path) if method == "POST" else None
-    if advice is not None:  # a 405 ("use GET") would send the user the wrong way
-        await send_response(send, 404, gemini_routes.error(404, advice), JSON, headers)
+    family = registry.family_of_path(path)
+    advice = next((a for a in (f.advice(method, path) for f in registry.FAMILIES) if a is not None), None)
+    if advice is not None:  # a near miss: say what to change (a 405 "use GET" would send the user the wrong way)
+        await send_response(send, 404, family.error(404, advice, request_id), JSON, headers)
         return
     if allowed:
-        body = error_for_path(path, 405, f"Method {method} is not allowed on {path}; use {', '.join(allowed)}")
+        body = family.error(405, f"Method {method} is not allowed on {path}; use {', '.join(allowed)}", request_id)
         await send_response(send, 405, body, JSON, [(b"allow", ", ".join(allowed).encode()), *headers])
         return
-    body = error_for_path(path, 404, f"Unknown path {method} {path}. fakellm serves OpenAI under /v1 "
-                                     f"(e.g. POST /v1/chat/completions), Anthropic at POST /v1/messages, "
-                                     f"Gemini under /v1beta and /v1 (POST .../models/{{model}}:generateContent), "
-                                     f"Ollama under /api (POST /api/chat), and its admin API under /_fakellm.")
+    body = family.error(404, f"Unknown path {method} {path}. fakellm serves OpenAI under /v1 "
+                             f"(e.g. POST /v1/chat/completions), Anthropic at POST /v1/messages, "
+                             f"Gemini under /v1beta and /v1 (POST .../models/{{model}}:generateContent), "
+                             f"Ollama under /api (POST /api/chat), and its admin API under /_fakellm.", request_id)
     await send_response(send, 404, body, JSON, headers)
 
 

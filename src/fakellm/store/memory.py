@@ -1,37 +1,35 @@
-"""Server state behind one small interface: conversations, counters, journal, stats.
+"""The in-process store: bounded, for one event loop (so no locks are needed).
 
-Everything is bounded: conversations are evicted least-recently-used past a
-cap, each conversation keeps a capped number of tool results, and the journal
-is a ring buffer. A shared store could implement the same methods later.
+Conversations are evicted least-recently-used past a cap, each conversation keeps a
+capped number of tool results (for the conversation listing), stored responses are
+evicted least-recently-used, and the journal is a ring buffer.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter, OrderedDict, deque
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-import orjson
+from . import buckets
+from .base import Bounds, JournalEntry, Stats, StoredResponse
+from .buckets import Admission, BucketLimit
 
 if TYPE_CHECKING:
-    from ..model import Message, Reply, Request
-    from ..engine.rules import MissExplanation
-
-REDACTED_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key", "proxy-authorization"})
+    from ..model import Message
 
 
 class Conversation:
     __slots__ = ("id", "requests", "last_turn", "tool_results", "_seen", "rule_hits", "first_seen", "last_seen")
 
-    def __init__(self, conversation_id: str, max_tool_results: int):
+    def __init__(self, conversation_id: str, max_tool_results: int, now: float):
         self.id = conversation_id
         self.requests = 0
         self.last_turn = 0
         self.tool_results: deque[str] = deque(maxlen=max_tool_results)  # lower-cased
         self._seen: set[str] = set()
         self.rule_hits: dict[int, int] = {}
-        self.first_seen = self.last_seen = time.time()
+        self.first_seen = self.last_seen = now
 
     def add_tool_results(self, texts: Iterable[str]) -> None:
         for text in texts:
@@ -52,23 +50,6 @@ class Conversation:
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
         }
-
-
-@dataclass(slots=True)
-class StoredResponse:
-    """A Responses API response kept for GET /v1/responses/{id} and previous_response_id.
-
-    `messages` holds only this response's own turn (its input items and its
-    output); the full history is rebuilt by following `previous_id`.
-    """
-
-    id: str
-    body: bytes  # the response object as rendered
-    conversation_id: str
-    previous_id: str | None
-    messages: list[Message]
-    input: Any = None  # the request's `input` as sent, for GET .../input_items
-    item_ids: tuple[str, ...] = ()  # its output items' ids, which later input may refer to by id alone
 
 
 class ResponseStore:
@@ -109,14 +90,11 @@ class ResponseStore:
         self._forget(stored)
         return True
 
-    def history(self, response_id: str) -> list[Message] | None:
-        """Every message of the chain ending at `response_id`, oldest first; None if it is unknown.
+    def history(self, stored: StoredResponse) -> list[Message]:
+        """Every message of the chain ending at `stored`, oldest first.
 
         An ancestor evicted from the store ends the walk: the history then starts after it.
         """
-        stored = self.get(response_id)
-        if stored is None:
-            return None
         chain = [stored]
         seen = {stored.id}
         while chain[-1].previous_id is not None:
@@ -145,7 +123,7 @@ class ResponseStore:
 class BucketStore:
     """Rate-limit buckets by (limit, API key); the least recently used are forgotten past `max_keys`.
 
-    A bucket is a small mutable list owned by ratelimit.py: [requests left, tokens left, when].
+    A bucket is a small mutable list, refilled and taken by buckets.py: [requests left, tokens left, when].
     """
 
     def __init__(self, max_keys: int = 10_000):
@@ -170,154 +148,61 @@ class BucketStore:
         return len(self._items)
 
 
-class JournalEntry:
-    """One LLM request as fakellm saw and answered it.
+class MemoryStore:
+    """`base.Store` in this process's memory."""
 
-    Recording is cheap on the request path: the entry keeps the raw body bytes,
-    the header dict and the few reply fields it shows, and builds the journal's
-    dict shapes (parsed body, redacted headers, tool calls, error) only when
-    read. It holds as few objects as it can because the ring buffer frees them
-    a thousand requests later, when they are long out of the CPU's caches:
-    freeing one bytes object is cheap, freeing a parsed body's many small
-    objects (or the whole Reply with its Usage) is not.
-    """
-
-    __slots__ = ("id", "time", "api", "path", "model", "stream", "conversation_id", "turn", "rule", "status",
-                 "content", "_tool_calls", "_error", "_body", "_headers", "_explanation", "latency_ms")
-
-    def __init__(self, id: int, time: float, request: Request, reply: Reply,
-                 explanation: MissExplanation | None = None, raw_body: bytes | None = None):
-        self.id = id
-        self.time = time
-        self.api = request.api
-        self.path = request.path
-        self.model = request.model
-        self.stream = request.stream
-        self.conversation_id = reply.conversation_id
-        self.turn = reply.turn
-        self.rule = reply.rule  # None: no rule matched
-        self.status = reply.status
-        self.content = reply.content
-        # The reply's own list: the server fills in tool call ids after recording.
-        self._tool_calls = reply.tool_calls or ()
-        self._error = reply.error
-        self._body: bytes | dict[str, Any] = raw_body if raw_body is not None else request.body
-        self._headers = request.headers
-        self._explanation = explanation
-        self.latency_ms: float | None = None  # for the dashboard and stats, not part of the journal format
-
-    @property
-    def request(self) -> dict[str, Any]:
-        """The request body as sent."""
-        body = self._body
-        return orjson.loads(body) if isinstance(body, bytes) else body
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """The request headers, secrets redacted."""
-        return redact(self._headers)
-
-    @property
-    def tool_calls(self) -> list[dict[str, Any]]:
-        return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self._tool_calls]
-
-    @property
-    def error(self) -> dict[str, Any] | None:
-        error = self._error
-        if error is None:
-            return None
-        return {"message": error.message, "type": error.type, "code": error.code}
-
-    @property
-    def explanation(self) -> dict[str, Any] | None:
-        """Why no rule fired (only for a miss)."""
-        return self._explanation.as_dict() if self._explanation is not None else None
-
-    def drop_body(self, size: int, limit: int) -> None:
-        """Forget a large request body, so the journal's memory stays bounded in bytes too."""
-        note = f"request body of {size} bytes not kept in the journal (defaults.journal_body_bytes: {limit})"
-        self._body = {"_fakellm": note}
-
-    def as_dict(self) -> dict[str, Any]:
-        out = {
-            "id": self.id,
-            "time": self.time,
-            "api": self.api,
-            "path": self.path,
-            "model": self.model,
-            "stream": self.stream,
-            "conversation_id": self.conversation_id,
-            "turn": self.turn,
-            "rule": self.rule,
-            "request": self.request,
-            "headers": self.headers,
-            "reply": {
-                "status": self.status,
-                "content": self.content,
-                "tool_calls": self.tool_calls,
-                "error": self.error,
-            },
-        }
-        if self._explanation is not None:
-            out["explanation"] = self.explanation
-        return out
-
-
-def redact(headers: dict[str, str]) -> dict[str, str]:
-    return {k: ("[redacted]" if k in REDACTED_HEADERS else v) for k, v in headers.items()}
-
-
-@dataclass
-class Stats:
-    total: int = 0
-    unmatched: int = 0
-    by_rule: Counter = field(default_factory=Counter)
-    by_api: Counter = field(default_factory=Counter)
-    last_hit: dict[str, float] = field(default_factory=dict)
-
-
-class MemoryState:
-    """In-process state. One event loop uses it, so no locks are needed."""
-
-    def __init__(self, max_conversations: int = 10_000, max_tool_results: int = 256, journal_size: int = 1_000,
-                 max_responses: int = 10_000):
-        self.max_conversations = max_conversations
-        self.responses = ResponseStore(max_responses)
-        self.rate_buckets = BucketStore()
-        self.max_tool_results = max_tool_results
+    def __init__(self, bounds: Bounds = Bounds(), redacted_headers: frozenset[str] = frozenset()):
+        self.bounds = bounds
+        self.redacted_headers = redacted_headers
+        self._responses = ResponseStore(bounds.max_responses)
+        self._buckets = BucketStore()
         self._conversations: OrderedDict[str, Conversation] = OrderedDict()
-        self.journal: deque[JournalEntry] = deque(maxlen=journal_size)
-        self.stats = Stats()
-        self.started = time.time()
+        self._journal: deque[JournalEntry] = deque(maxlen=bounds.journal_size)
+        self._stats = Stats(started=time.time())
 
-    def resize(self, max_conversations: int, max_tool_results: int, journal_size: int,
-               max_responses: int | None = None) -> None:
-        """Apply new limits (after a config reload), evicting what no longer fits."""
-        if max_responses is not None:
-            self.responses.resize(max_responses)
-        self.max_conversations = max_conversations
-        self.max_tool_results = max_tool_results
-        while len(self._conversations) > max_conversations:
+    async def resize(self, bounds: Bounds) -> None:
+        self.bounds = bounds
+        self._responses.resize(bounds.max_responses)
+        while len(self._conversations) > bounds.max_conversations:
             self._conversations.popitem(last=False)
-        if self.journal.maxlen != journal_size:
-            self.journal = deque(self.journal, maxlen=journal_size)
+        if self._journal.maxlen != bounds.journal_size:
+            self._journal = deque(self._journal, maxlen=bounds.journal_size)
 
-    # -- conversations
-    def conversation(self, conversation_id: str, now: float | None = None) -> Conversation:
-        """Get (or start) a conversation and mark it most recently used (`now`: the time.time() of the request)."""
+    # -- conversations and rule counters
+
+    async def open_turn(self, conversation_id: str, now: float, turn: int | None,
+                        tool_results: Sequence[str]) -> tuple[int, Mapping[int, int]]:
         conv = self._conversations.get(conversation_id)
         if conv is None:
-            conv = Conversation(conversation_id, self.max_tool_results)
+            conv = Conversation(conversation_id, self.bounds.max_tool_results, now)
             self._conversations[conversation_id] = conv
-            if len(self._conversations) > self.max_conversations:
+            if len(self._conversations) > self.bounds.max_conversations:
                 self._conversations.popitem(last=False)
         else:
             self._conversations.move_to_end(conversation_id)
-            conv.last_seen = time.time() if now is None else now
-        return conv
+            conv.last_seen = now
+        if tool_results:
+            conv.add_tool_results(tool_results)
+        conv.requests += 1
+        conv.last_turn = conv.requests if turn is None else turn
+        return conv.last_turn, conv.rule_hits
 
-    def conversations(self, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
-        """Most recently used first."""
+    async def count_hit(self, conversation_id: str, rule_index: int, times: int | None) -> int | None:
+        conv = self._conversations.get(conversation_id)
+        if conv is None:  # evicted since its turn opened: it starts over
+            conv = self._conversations[conversation_id] = Conversation(conversation_id, self.bounds.max_tool_results,
+                                                                       time.time())
+        hits = conv.rule_hits.get(rule_index, 0)
+        if times is not None and hits >= times:
+            return None
+        conv.rule_hits[rule_index] = hits + 1
+        return hits
+
+    async def clear_rule_counters(self) -> None:
+        for conv in self._conversations.values():
+            conv.rule_hits.clear()
+
+    async def conversations(self, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
         total = len(self._conversations)
         out = []
         for i, conv in enumerate(reversed(self._conversations.values())):
@@ -328,44 +213,108 @@ class MemoryState:
             out.append(conv.summary())
         return total, out
 
-    @property
-    def conversation_count(self) -> int:
+    async def conversation_count(self) -> int:
         return len(self._conversations)
 
-    def clear_rule_counters(self) -> None:
-        """Restart every conversation's sequence and `times` counters (the rules changed)."""
-        for conv in self._conversations.values():
-            conv.rule_hits.clear()
+    # -- rate limits
 
-    def reset(self) -> int:
-        """Forget conversations (turn counters, tool results, sequence counters), stored responses and
-        rate-limit buckets."""
-        n = len(self._conversations)
-        self._conversations.clear()
-        self.responses.clear()
-        self.rate_buckets.clear()
-        return n
+    async def admit(self, limits: Sequence[BucketLimit], key: str, need: int, now: float) -> Admission:
+        entries = [self._bucket(lim, key, now) for lim in limits]
+        admission = buckets.check(tuple(limits), entries, need)
+        if admission.wait_s == 0:
+            buckets.take(tuple(limits), entries, need)
+        return admission
+
+    async def settle(self, limits: Sequence[BucketLimit], key: str, output_tokens: int, now: float) -> list[float]:
+        entry: list[float] = []
+        for lim in limits:
+            entry = self._bucket(lim, key, now)
+            if lim.tok_rate:
+                entry[1] -= output_tokens
+        return list(entry)
+
+    def _bucket(self, limit: BucketLimit, api_key: str, now: float) -> list[float]:
+        key = limit.key(api_key)
+        entry = self._buckets.get(key)
+        refilled = buckets.refill(limit, entry, now)
+        if entry is None:
+            self._buckets.put(key, refilled)
+        return refilled
+
+    async def clear_buckets(self) -> None:
+        self._buckets.clear()
+
+    async def bucket_count(self) -> int:
+        return len(self._buckets)
 
     # -- journal and stats
-    def record(self, request: Request, reply: Reply, explanation: MissExplanation | None = None,
-               raw_body: bytes | None = None, now: float | None = None) -> JournalEntry:
-        """Journal one answered request and count it; `now` is its time.time()."""
-        if now is None:
-            now = time.time()
-        stats = self.stats
+
+    async def record(self, entry: JournalEntry) -> JournalEntry:
+        stats = self._stats
         stats.total += 1
-        entry = JournalEntry(stats.total, now, request, reply, explanation, raw_body)  # ids count requests
-        self.journal.append(entry)
-        stats.by_api[request.api] += 1
-        rule = reply.rule
+        entry.id = stats.total  # ids count requests
+        self._journal.append(entry)
+        stats.by_api[entry.api] = stats.by_api.get(entry.api, 0) + 1
+        rule = entry.rule
         if rule is None:
             stats.unmatched += 1
         else:
-            stats.by_rule[rule] += 1
-            stats.last_hit[rule] = now
+            stats.by_rule[rule] = stats.by_rule.get(rule, 0) + 1
+            stats.last_hit[rule] = entry.time
         return entry
 
-    def clear_journal(self) -> int:
-        n = len(self.journal)
-        self.journal.clear()
+    async def note_latency(self, entry: JournalEntry, latency_ms: float) -> None:
+        entry.latency_ms = latency_ms
+
+    async def journal(self, after: int = 0) -> list[JournalEntry]:
+        if not after:
+            return list(self._journal)
+        newer = []
+        for entry in reversed(self._journal):  # walk back only as far as needed
+            if entry.id <= after:
+                break
+            newer.append(entry)
+        newer.reverse()
+        return newer
+
+    async def journal_info(self) -> tuple[int, int | None, int]:
+        journal = self._journal
+        return len(journal), journal[0].id if journal else None, journal.maxlen or 0
+
+    async def clear_journal(self) -> int:
+        n = len(self._journal)
+        self._journal.clear()
+        return n
+
+    async def stats(self) -> Stats:
+        s = self._stats
+        return Stats(s.started, s.total, s.unmatched, dict(s.by_rule), dict(s.by_api), dict(s.last_hit))
+
+    # -- stored responses
+
+    async def put_response(self, stored: StoredResponse) -> None:
+        self._responses.put(stored)
+
+    async def get_response(self, response_id: str) -> StoredResponse | None:
+        return self._responses.get(response_id)
+
+    async def delete_response(self, response_id: str) -> bool:
+        return self._responses.delete(response_id)
+
+    async def response_history(self, response_id: str) -> tuple[StoredResponse, list[Message]] | None:
+        stored = self._responses.get(response_id)
+        if stored is None:
+            return None
+        return stored, self._responses.history(stored)
+
+    async def owner_of_item(self, item_id: str) -> StoredResponse | None:
+        return self._responses.owner_of_item(item_id)
+
+    # -- everything
+
+    async def reset(self) -> int:
+        n = len(self._conversations)
+        self._conversations.clear()
+        self._responses.clear()
+        self._buckets.clear()
         return n

@@ -16,19 +16,18 @@ The server is the same ASGI app `fakellm serve` runs, under uvicorn, bound to
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, Iterable, Mapping, TypeVar
 
 import uvicorn
 
 from ..config.schema import Config, ConfigError, Problem, config_from_data, load_config
 from ..server.app import FakeLLMApp
-from ..store.memory import JournalEntry
+from ..store.base import JournalEntry, redact
 
 __all__ = ["FakeLLM", "RecordedRequest", "RecordedToolCall", "RecordedError", "Explanation", "ConditionCheck",
            "ConfigError"]
@@ -110,7 +109,7 @@ class RecordedRequest:
         return self.rule is not None
 
     @classmethod
-    def from_entry(cls, entry: JournalEntry) -> RecordedRequest:
+    def from_entry(cls, entry: JournalEntry, redacted: frozenset[str] = frozenset()) -> RecordedRequest:
         return cls(
             id=entry.id,
             time=entry.time,
@@ -122,11 +121,11 @@ class RecordedRequest:
             turn=entry.turn,
             rule=entry.rule,
             request=entry.request,
-            headers=entry.headers,
+            headers=redact(entry.headers, redacted),
             status=entry.status,
             content=entry.content,
-            tool_calls=tuple(_tool_call(c) for c in entry.tool_calls),
-            error=RecordedError(**entry.error) if entry.error else None,
+            tool_calls=tuple(_tool_call(call_id, name, arguments) for call_id, name, arguments in entry.tool_calls),
+            error=RecordedError(*entry.error) if entry.error else None,
             explanation=_explanation(entry.explanation) if entry.explanation else None,
         )
 
@@ -149,13 +148,23 @@ class RecordedRequest:
         return f"{head} -> {outcome}"
 
 
-def _tool_call(raw: Mapping[str, Any]) -> RecordedToolCall:
-    text = raw.get("arguments") or ""
+def _tool_call(call_id: str, name: str, text: str) -> RecordedToolCall:
     try:
         parsed = json.loads(text) if text else {}
     except ValueError:
         parsed = text
-    return RecordedToolCall(name=raw["name"], arguments=parsed, id=raw.get("id") or "", arguments_json=text)
+    return RecordedToolCall(name=name, arguments=parsed, id=call_id or "", arguments_json=text)
+
+
+def _run_here(step: Coroutine[Any, Any, T]) -> T:
+    """Run a store step in this thread: the memory store's steps finish without waiting, so they
+    run even inside a running loop; a store that waits on I/O needs the running server."""
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return done.value
+    step.close()
+    raise RuntimeError("this store step waits on I/O: start the server (FakeLLM.start) to use it")
 
 
 def _explanation(raw: Mapping[str, Any]) -> Explanation:
@@ -381,24 +390,17 @@ class FakeLLM:
 
     # -- state, always touched on the server's loop
 
-    def _on_server(self, fn: Callable[[], T]) -> T:
+    def _on_server(self, step: Callable[[], Awaitable[T]]) -> T:
+        """Run an async step on the server's loop (its state is touched only there) and wait for it;
+        without a running server, here."""
         server, thread = self._server, self._thread
         loop = server.loop if server is not None else None
-        if loop is None or thread is None or threading.current_thread() is thread or not thread.is_alive():
-            return fn()
-        done: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-        def call() -> None:
+        if loop is not None and thread is not None and thread.is_alive() and threading.current_thread() is not thread:
             try:
-                done.set_result(fn())
-            except BaseException as e:
-                done.set_exception(e)
-
-        try:
-            loop.call_soon_threadsafe(call)
-        except RuntimeError:  # the loop has just closed
-            return fn()
-        return done.result(timeout=30)
+                return asyncio.run_coroutine_threadsafe(step(), loop).result(timeout=30)
+            except RuntimeError:  # the loop has just closed
+                pass
+        return _run_here(step())
 
     @property
     def config(self) -> Config:
@@ -415,25 +417,26 @@ class FakeLLM:
         self._use(cfg, Path(config) if isinstance(config, (str, Path)) else None)
 
     def _use(self, cfg: Config, path: Path | None) -> None:
-        def swap() -> None:
-            self.app.use_config(cfg)
+        async def swap() -> None:
+            await self.app.use_config(cfg)
             self.app.config_path = path
 
         self._on_server(swap)
 
     def reset(self) -> None:
         """Forget conversations (turns, sequence and `times` counters, tool results) and empty the journal."""
-        def clear() -> None:
-            self.app.engine.state.reset()
-            self.app.engine.state.clear_journal()
+        async def clear() -> None:
+            await self.app.store.reset()
+            await self.app.store.clear_journal()
 
         self._on_server(clear)
 
     @property
     def requests(self) -> list[RecordedRequest]:
         """The journal, oldest first, as typed entries."""
-        entries = self._on_server(lambda: list(self.app.engine.state.journal))
-        return [RecordedRequest.from_entry(e) for e in entries]
+        entries = self._on_server(self.app.store.journal)
+        redacted = self.app.store.redacted_headers
+        return [RecordedRequest.from_entry(e, redacted) for e in entries]
 
     @property
     def unmatched(self) -> list[RecordedRequest]:

@@ -12,57 +12,49 @@ request over a limit gets the provider's 429 with `retry-after` (whole seconds,
 rounded up) and `retry-after-ms`: exactly how long until it would pass. Every
 response under a limit carries the provider's rate-limit headers.
 
-The header names are part of each provider's wire format; they live here, by API
-family, so that every endpoint of a family (chat, responses, ...) gets them alike.
+The header names are part of each provider's wire format: the provider family formats
+them (`Family.rate_limit_headers`), so every endpoint of a family gets them alike.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..config.schema import Config, RateLimitSpec
 from ..model import ErrorInfo, Reply, Request
-from ..store.memory import BucketStore
+from ..store.base import Store
+from ..store.buckets import BucketLimit, BucketReport
+
+# The provider's rate-limit headers for a request's api, from a bucket's state (None: the provider has none).
+HeaderFormat = Callable[[str], Callable[[BucketReport], dict[str, str]] | None]
 
 
 class Limit:
-    """One configured `rate_limit`: its rates, bucket sizes and name."""
+    """One configured `rate_limit`: its buckets' rates and sizes."""
 
-    __slots__ = ("name", "spec", "req_rate", "req_cap", "tok_rate", "tok_cap", "per_key")
+    __slots__ = ("spec", "buckets")
 
     def __init__(self, name: str, spec: RateLimitSpec):
-        self.name = name
         self.spec = spec
         rpm, tpm, burst = spec.requests_per_minute, spec.tokens_per_minute, spec.burst_s
-        self.req_rate = rpm / 60 if rpm else 0.0
-        # At least one request fits, or a small rpm with a short burst could never pass.
-        self.req_cap = max(1.0, rpm * burst / 60) if rpm else 0.0
-        self.tok_rate = tpm / 60 if tpm else 0.0
-        self.tok_cap = tpm * burst / 60 if tpm else 0.0
-        self.per_key = spec.per == "api_key"
-
-    def bucket(self, store: BucketStore, key: str, now: float) -> list[float]:
-        """[requests left, tokens left, when] for this API key, refilled up to `now`."""
-        entry = store.get((self.name, key if self.per_key else ""))
-        if entry is None:
-            entry = [self.req_cap, self.tok_cap, now]
-            store.put((self.name, key if self.per_key else ""), entry)
-            return entry
-        elapsed = now - entry[2]
-        if elapsed > 0:
-            entry[0] = min(self.req_cap, entry[0] + elapsed * self.req_rate)
-            entry[1] = min(self.tok_cap, entry[1] + elapsed * self.tok_rate)
-            entry[2] = now
-        return entry
+        self.buckets = BucketLimit(
+            name=name,
+            req_rate=rpm / 60 if rpm else 0.0,
+            # At least one request fits, or a small rpm with a short burst could never pass.
+            req_cap=max(1.0, rpm * burst / 60) if rpm else 0.0,
+            tok_rate=tpm / 60 if tpm else 0.0,
+            tok_cap=tpm * burst / 60 if tpm else 0.0,
+            per_key=spec.per == "api_key",
+        )
 
 
 class Limits:
-    """Every rate limit of a config. Buckets live in the state's bounded `BucketStore`."""
+    """Every rate limit of a config; the buckets themselves live in the store."""
 
-    def __init__(self, config: Config, store: BucketStore, count_input: Callable[[Request], int]):
+    def __init__(self, config: Config, store: Store, count_input: Callable[[Request], int],
+                 header_format: HeaderFormat, auth_headers: Sequence[str]):
         d = config.defaults
         self.default = Limit("defaults", d.rate_limit) if d.rate_limit is not None else None
         self.by_rule = {i: Limit(f"rule {i}", rule.rate_limit)
@@ -70,110 +62,84 @@ class Limits:
         self.active = self.default is not None or bool(self.by_rule)
         self.store = store
         self._count_input = count_input
+        self._header_format = header_format
+        self._auth_headers = tuple(h for h in auth_headers if h != "authorization")
 
     def _applying(self, rule_index: int | None) -> list[Limit]:
         rule_limit = self.by_rule.get(rule_index) if rule_index is not None else None
         return [lim for lim in (self.default, rule_limit) if lim is not None]
 
-    def admit(self, request: Request, rule_index: int | None) -> Reply | None:
+    async def admit(self, request: Request, rule_index: int | None) -> Reply | None:
         """Take one request and its input tokens from the buckets; or, over a limit, the 429 to send."""
-        if not self.active:
-            return None
         limits = self._applying(rule_index)
         if not limits:
             return None
-        now = time.monotonic()
-        key = api_key(request)
-        need = self._count_input(request) if any(lim.tok_rate for lim in limits) else 0
-        entries = [lim.bucket(self.store, key, now) for lim in limits]
-        wait, reason = 0.0, ""
-        for lim, entry in zip(limits, entries, strict=True):
-            if lim.req_rate and entry[0] < 1:
-                w = (1 - entry[0]) / lim.req_rate
-                if w > wait:
-                    wait, reason = w, _reached(request, "requests", lim.spec.requests_per_minute, 1, w)
-            if lim.tok_rate:
-                if need > lim.tok_cap:
-                    return _too_large(request, lim, entry, need)
-                if entry[1] < need:
-                    w = (need - entry[1]) / lim.tok_rate
-                    if w > wait:
-                        wait, reason = w, _reached(request, "tokens", lim.spec.tokens_per_minute, need, w)
-        if wait > 0:
-            reply = Reply(status=429, error=ErrorInfo(message=reason))
-            reply.headers = headers_for(request, limits[-1], entries[-1])
-            ms = math.ceil(wait * 1000)
-            reply.headers["retry-after-ms"] = str(ms)
-            reply.headers["retry-after"] = str(math.ceil(ms / 1000))
+        need = self._count_input(request) if any(lim.buckets.tok_rate for lim in limits) else 0
+        admission = await self.store.admit([lim.buckets for lim in limits], self.api_key(request), need,
+                                           time.monotonic())
+        if admission.wait_s == 0:
+            return None
+        lim = limits[admission.limit_index]
+        entry = admission.entries[admission.limit_index]
+        if admission.bucket == "too_large":
+            # The input alone exceeds the token bucket: it can never pass, so no retry.
+            reply = Reply(status=429, error=ErrorInfo(message=(
+                f"Request too large for {request.model} on tokens per min: Limit {lim.spec.tokens_per_minute}, "
+                f"Requested {need}. The input or output tokens must be reduced in order to run successfully.")))
+            reply.headers = self._headers(request, lim, entry)
+            reply.headers["x-should-retry"] = "false"
             return reply
-        for lim, entry in zip(limits, entries, strict=True):
-            if lim.req_rate:
-                entry[0] -= 1
-            if lim.tok_rate:
-                entry[1] -= need
-        return None
+        if admission.bucket == "requests":
+            reason = _reached(request, "requests", lim.spec.requests_per_minute, 1, admission.wait_s)
+        else:
+            reason = _reached(request, "tokens", lim.spec.tokens_per_minute, need, admission.wait_s)
+        reply = Reply(status=429, error=ErrorInfo(message=reason))
+        reply.headers = self._headers(request, limits[-1], admission.entries[-1])
+        ms = math.ceil(admission.wait_s * 1000)
+        reply.headers["retry-after-ms"] = str(ms)
+        reply.headers["retry-after"] = str(math.ceil(ms / 1000))
+        return reply
 
-    def settle(self, request: Request, reply: Reply, rule_index: int | None) -> None:
+    async def settle(self, request: Request, reply: Reply, rule_index: int | None) -> None:
         """Take the reply's output tokens and add the rate-limit headers of the most specific limit."""
-        if not self.active:
-            return
         limits = self._applying(rule_index)
         if not limits:
             return
-        now = time.monotonic()
-        key = api_key(request)
-        entry = None
-        for lim in limits:
-            entry = lim.bucket(self.store, key, now)
-            if lim.tok_rate:
-                entry[1] -= reply.usage.output_tokens
-        assert entry is not None
-        for name, value in headers_for(request, limits[-1], entry).items():
+        entry = await self.store.settle([lim.buckets for lim in limits], self.api_key(request),
+                                        reply.usage.output_tokens, time.monotonic())
+        for name, value in self._headers(request, limits[-1], entry).items():
             reply.headers.setdefault(name, value)
 
+    def api_key(self, request: Request) -> str:
+        """The caller's API key, however its SDK sends it ("" without one)."""
+        h = request.headers
+        auth = h.get("authorization")
+        if auth:
+            return auth[7:] if auth[:7].lower() == "bearer " else auth
+        for name in self._auth_headers:
+            value = h.get(name)
+            if value:
+                return value
+        return ""
 
-def api_key(request: Request) -> str:
-    """The caller's API key, however its SDK sends it ("" without one)."""
-    h = request.headers
-    auth = h.get("authorization")
-    if auth:
-        return auth[7:] if auth[:7].lower() == "bearer " else auth
-    return h.get("x-api-key") or h.get("x-goog-api-key") or h.get("api-key") or ""
-
-
-def headers_for(request: Request, lim: Limit, entry: list[float]) -> dict[str, str]:
-    """The provider's rate-limit headers for a limit's bucket state."""
-    family = request.api.split(".", 1)[0]
-    out: dict[str, str] = {}
-    req_left = max(0, math.floor(entry[0])) if lim.req_rate else 0
-    tok_left = max(0, math.floor(entry[1])) if lim.tok_rate else 0
-    req_reset = (lim.req_cap - entry[0]) / lim.req_rate if lim.req_rate else 0.0
-    tok_reset = (lim.tok_cap - entry[1]) / lim.tok_rate if lim.tok_rate else 0.0
-    if family == "openai":
-        if lim.req_rate:
-            out["x-ratelimit-limit-requests"] = str(lim.spec.requests_per_minute)
-            out["x-ratelimit-remaining-requests"] = str(req_left)
-            out["x-ratelimit-reset-requests"] = go_duration(req_reset)
-        if lim.tok_rate:
-            out["x-ratelimit-limit-tokens"] = str(lim.spec.tokens_per_minute)
-            out["x-ratelimit-remaining-tokens"] = str(tok_left)
-            out["x-ratelimit-reset-tokens"] = go_duration(tok_reset)
-    elif family == "anthropic":
-        if lim.req_rate:
-            out["anthropic-ratelimit-requests-limit"] = str(lim.spec.requests_per_minute)
-            out["anthropic-ratelimit-requests-remaining"] = str(req_left)
-            out["anthropic-ratelimit-requests-reset"] = rfc3339_after(req_reset)
-        if lim.tok_rate:
-            # One bucket for input and output: the tokens-* headers report it, as the
-            # most restrictive of Anthropic's input and output limits.
-            out["anthropic-ratelimit-tokens-limit"] = str(lim.spec.tokens_per_minute)
-            out["anthropic-ratelimit-tokens-remaining"] = str(tok_left)
-            out["anthropic-ratelimit-tokens-reset"] = rfc3339_after(tok_reset)
-    return out
+    def _headers(self, request: Request, lim: Limit, entry: Sequence[float]) -> dict[str, str]:
+        """The provider's rate-limit headers for a limit's bucket state."""
+        render = self._header_format(request.api)
+        if render is None:
+            return {}
+        b = lim.buckets
+        return render(BucketReport(
+            requests_limit=lim.spec.requests_per_minute if b.req_rate else None,
+            requests_left=max(0, math.floor(entry[0])) if b.req_rate else 0,
+            requests_reset_s=(b.req_cap - entry[0]) / b.req_rate if b.req_rate else 0.0,
+            tokens_limit=lim.spec.tokens_per_minute if b.tok_rate else None,
+            tokens_left=max(0, math.floor(entry[1])) if b.tok_rate else 0,
+            tokens_reset_s=(b.tok_cap - entry[1]) / b.tok_rate if b.tok_rate else 0.0,
+        ))
 
 
 def go_duration(seconds: float) -> str:
-    """OpenAI's reset format (Go durations): "0s", "17ms", "1.5s", "6m0s", "1h2m3s"."""
+    """A wait as OpenAI writes it (Go durations): "0s", "17ms", "1.5s", "6m0s", "1h2m3s"."""
     if seconds <= 0:
         return "0s"
     ms = math.ceil(seconds * 1000)
@@ -189,22 +155,6 @@ def go_duration(seconds: float) -> str:
     return secs
 
 
-def rfc3339_after(seconds: float) -> str:
-    """Anthropic's reset format: the UTC time the bucket is full again, to the second (rounded up)."""
-    at = math.ceil(time.time() + max(0.0, seconds))
-    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _reached(request: Request, what: str, limit: int | None, requested: int, wait: float) -> str:
     return (f"Rate limit reached for {request.model} on {what} per min: Limit {limit}, Requested {requested}. "
             f"Please try again in {go_duration(wait)}.")
-
-
-def _too_large(request: Request, lim: Limit, entry: list[float], need: int) -> Reply:
-    """A request whose input alone exceeds the token bucket can never pass: 429, and no retry."""
-    reply = Reply(status=429, error=ErrorInfo(message=(
-        f"Request too large for {request.model} on tokens per min: Limit {lim.spec.tokens_per_minute}, "
-        f"Requested {need}. The input or output tokens must be reduced in order to run successfully.")))
-    reply.headers = headers_for(request, lim, entry)
-    reply.headers["x-should-retry"] = "false"
-    return reply

@@ -6,11 +6,10 @@ report: the body is parsed as for a call and counted by the engine's rule.
 
 from __future__ import annotations
 
-from ...server.endpoints import Call
 from ...engine.engine import input_tokens
 from ...model import Request
 from .messages import AnthropicMessages, parse_body
-from ..base import dumps
+from ..base import Call, dumps
 
 
 def count_tokens(call: Call) -> tuple[int, bytes]:

@@ -1,83 +1,54 @@
-"""Gemini's HTTP surface: which `/{version}/models/...` call goes to which handler.
+"""Gemini's HTTP surface: `POST /{v1,v1beta}/models/{model}:{method}` and the model listings.
 
-`POST /{v1,v1beta}/models/{model}:{method}` carries the method after the colon:
-generateContent and streamGenerateContent run through the engine like every LLM
-call; embedContent and batchEmbedContents too (so `respond.embedding` works);
-countTokens only counts. `GET /v1beta/models[/{model}]` list the catalogue.
-`GET /v1/models[/{id}]` is shared with OpenAI and Anthropic: their handler asks
-`is_gemini(scope)` and hands Gemini's requests to `list_models` / `get_model`.
+generateContent and streamGenerateContent run through the engine like every LLM call;
+embedContent and batchEmbedContents too (so `respond.embedding` works); countTokens
+only counts. `GET /v1beta/models[/{model}]` list the catalogue; `GET /v1/models[/{id}]`
+is shared with OpenAI and Anthropic (the registry hands google-genai's requests here).
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from ...engine.catalog import Catalog, CatalogModel
-from ...server.endpoints import Call, json_endpoint
 from ...engine.engine import input_tokens
-from ...server.http import JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
 from ...model import ErrorInfo, Request
+from ..base import Call, InvalidRequest, Routes, Served
 from . import wire as gemini
-from ..base import InvalidRequest
-from ...server.router import Router
-
-if TYPE_CHECKING:
-    from ...server.app import FakeLLMApp
 
 VERSIONS = ("v1", "v1beta")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
-GENERATE = gemini.GeminiGenerate()
-STREAM_SSE = gemini.GeminiGenerate(stream="sse")
-STREAM_JSON_ARRAY = gemini.GeminiGenerate(stream="json-array")
 
-
-def install(app: FakeLLMApp, router: Router) -> None:
-    embed_one = gemini.GeminiEmbed(batch=False, catalog=lambda: app.engine.catalog)
-    embed_batch = gemini.GeminiEmbed(batch=True, catalog=lambda: app.engine.catalog)
-    count = json_endpoint(count_tokens, lambda status, err, request_id: gemini.error_body(status, err),
-                          with_body=True)
-
-    async def model_method(app: FakeLLMApp, scope, receive, send, params) -> None:
-        target = params["target"]
-        model, _, method = target.rpartition(":")
-        if not model:
-            await _drain_and_fail(receive, send, 404, f"Unknown method POST {scope['path']}: a model call is "
-                                                      f"POST /{{version}}/models/{{model}}:generateContent "
-                                                      f"(or :streamGenerateContent, :countTokens, :embedContent, "
-                                                      f":batchEmbedContents).")
-        elif method == "generateContent":
-            await app.serve_llm(GENERATE, scope, receive, send, params)
-        elif method == "streamGenerateContent":
-            alt = query_params(scope).get("alt")
-            await app.serve_llm(STREAM_SSE if alt == "sse" else STREAM_JSON_ARRAY, scope, receive, send, params)
-        elif method == "countTokens":
-            await count(app, scope, receive, send, params)
-        elif method == "embedContent":
-            await app.serve_llm(embed_one, scope, receive, send, params)
-        elif method == "batchEmbedContents":
-            await app.serve_llm(embed_batch, scope, receive, send, params)
-        else:
-            await _drain_and_fail(receive, send, 404, f"Method not found: models/{model}:{method} is not a "
-                                                      f"method fakellm serves for Gemini.")
-
-    async def v1beta_models(app: FakeLLMApp, scope, receive, send, params) -> None:
-        status, body = list_models(app.engine.catalog, query_params(scope))
-        await send_response(send, status, body, JSON)
-
-    async def v1beta_model(app: FakeLLMApp, scope, receive, send, params) -> None:
-        status, body = get_model(app.engine.catalog, params["target"], "v1beta")
-        await send_response(send, status, body, JSON)
-
+def install(routes: Routes, served: Served) -> None:
+    catalog = lambda: served.catalog  # noqa: E731 (read at request time: reloads swap it)
+    render_error = lambda status, err, request_id: gemini.error_body(status, err)  # noqa: E731
     for version in VERSIONS:
-        router.add("POST", f"/{version}/models/{{target}}", model_method)
-    # GET /v1/models[/{id}] belongs to the shared handler (see is_gemini).
-    router.add("GET", "/v1beta/models", v1beta_models)
-    router.add("GET", "/v1beta/models/{target}", v1beta_model)
+        calls = f"/{version}/models/{{model}}"
+        routes.llm("POST", f"{calls}:generateContent", gemini.GeminiGenerate())
+        routes.llm("POST", f"{calls}:streamGenerateContent", gemini.GeminiGenerate(streaming=True), with_query=True)
+        routes.json("POST", f"{calls}:countTokens", count_tokens, render_error, with_body=True)
+        routes.llm("POST", f"{calls}:embedContent", gemini.GeminiEmbed(batch=False, catalog=catalog))
+        routes.llm("POST", f"{calls}:batchEmbedContents", gemini.GeminiEmbed(batch=True, catalog=catalog))
+        # Any other POST under models/: Google's 404, naming the methods there are.
+        routes.json("POST", f"/{version}/models/{{target}}", unknown_method, render_error)
+    # GET /v1/models[/{id}] is the shared listing (see family.py).
+    routes.json("GET", "/v1beta/models", lambda call: list_models(call.catalog, call.query), render_error)
+    routes.json("GET", "/v1beta/models/{model_id}",
+                lambda call: get_model(call.catalog, call.params["model_id"], "v1beta"), render_error)
+
+
+def unknown_method(call: Call) -> tuple[int, bytes]:
+    model, _, method = call.params["target"].rpartition(":")
+    if not model:
+        return 404, error(404, f"Unknown method POST {call.path}: a model call is POST /{{version}}/models/{{model}}:"
+                               f"generateContent (or :streamGenerateContent, :countTokens, :embedContent, "
+                               f":batchEmbedContents).")
+    return 404, error(404, f"Method not found: models/{model}:{method} is not a method fakellm serves for Gemini.")
 
 
 def belongs_to_gemini(path: str) -> bool:
@@ -102,11 +73,6 @@ def missing_version(path: str) -> str | None:
             f"http://HOST:PORT/v1beta for LiteLLM's gemini/ provider.")
 
 
-def is_gemini(scope: dict[str, Any]) -> bool:
-    """A request from a Google GenAI SDK (they send x-goog-api-key or x-goog-api-client)."""
-    return any(name in (b"x-goog-api-key", b"x-goog-api-client") for name, _ in scope["headers"])
-
-
 def error(status: int, message: str) -> bytes:
     return gemini.error_body(status, ErrorInfo(message))
 
@@ -127,7 +93,7 @@ def count_tokens(call: Call) -> tuple[int, bytes]:
     else:
         raise InvalidRequest("* CountTokensRequest.contents: contents is not specified "
                              "(give contents or generateContentRequest).")
-    model = gemini.model_from_path(call.params["target"])
+    model = gemini.model_from_path(call.params)
     request = Request(api="gemini.count_tokens", model=model, messages=messages, headers={}, body=body)
     return 200, orjson.dumps({"totalTokens": input_tokens(request)})
 
@@ -177,13 +143,3 @@ def get_model(catalog: Catalog, target: str, version: str) -> tuple[int, bytes]:
         return 404, error(404, f"models/{target} is not found for API version {version}. fakellm lists the "
                                f"models of its config's `models:` list; any model name still works for calls.")
     return 200, orjson.dumps(model_object(model))
-
-
-# --------------------------------------------------------------------------- plumbing
-
-async def _drain_and_fail(receive: Receive, send: Send, status: int, message: str) -> None:
-    try:
-        await read_body(receive, 8 * 1024 * 1024)
-    except (BodyTooLarge, ClientGone):
-        pass
-    await send_response(send, status, error(status, message), JSON)

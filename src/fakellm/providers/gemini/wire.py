@@ -232,21 +232,22 @@ def parse_generation_config(body: dict[str, Any], prefix: str = "") -> tuple[int
     return max_tokens, stop, count or 1, bool(get(thinking, "includeThoughts"))
 
 
-def model_from_path(target: str) -> str:
-    """`gemini-2.5-flash` from the path segment `gemini-2.5-flash:generateContent`."""
-    return target.rsplit(":", 1)[0]
+def model_from_path(params: dict[str, str]) -> str:
+    """The model of a `/{version}/models/{model}:{method}` call (`models/` may prefix it again)."""
+    return params["model"]
 
 
 # --------------------------------------------------------------------------- generateContent
 
 class GeminiGenerate:
-    """generateContent and streamGenerateContent. `stream` is None (plain JSON), "sse" or "json-array"."""
+    """generateContent, or (`streaming`) streamGenerateContent: SSE with `alt=sse` in the query,
+    else the chunks as one JSON array."""
 
     api = "gemini.generate"
     request_id_header = "x-request-id"
 
-    def __init__(self, stream: str | None = None):
-        self.stream = stream
+    def __init__(self, streaming: bool = False):
+        self.streaming = streaming
 
     def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
         messages = parse_contents(body)
@@ -254,13 +255,13 @@ class GeminiGenerate:
         max_tokens, stop, n, thinking = parse_generation_config(body)
         return Request(
             api=self.api,
-            model=model_from_path(params["target"]),
+            model=model_from_path(params),
             messages=messages,
             headers=headers,
             body=body,
             path=path,
             tools=tools,
-            stream=self.stream == "sse",
+            stream=self.streaming and params.get("alt") == "sse",
             max_tokens=max_tokens,
             stop=stop,
             n=n,
@@ -270,7 +271,7 @@ class GeminiGenerate:
     # -- rendering
 
     def render(self, reply: Reply, request: Request, response_id: str) -> bytes:
-        if self.stream == "json-array":
+        if self.streaming:
             # streamGenerateContent without alt=sse: the chunks as one JSON array.
             return b"[" + b",\r\n".join(dumps(c) for c in self._chunks(reply, request, response_id)) + b"]"
         parts = _thought_parts(reply.thinking) + _text_parts(reply, reply.content) + _call_parts(reply)
@@ -416,7 +417,7 @@ class GeminiEmbed:
         return out
 
     def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
-        model = model_from_path(params["target"])
+        model = model_from_path(params)
         messages, dimensions = [], []
         for where, item in self._requests(body):
             named = item.get("model")

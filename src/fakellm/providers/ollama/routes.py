@@ -3,43 +3,30 @@ tags and version describe the server. Unknown /api paths get `{"error": ...}`.""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import orjson
 
 from ...engine.catalog import Catalog
-from ...server.http import JSON, send_response
 from ...model import ErrorInfo
+from ..base import Call, Routes, Served
 from . import wire as ollama
-from ...server.router import Router
-
-if TYPE_CHECKING:
-    from ...server.app import FakeLLMApp
 
 # What `GET /api/version` reports: a recent Ollama, so clients that check for features are content.
 OLLAMA_VERSION = "0.12.0"
 
 
-def install(app: FakeLLMApp, router: Router) -> None:
-    def llm(adapter):
-        async def route(app: FakeLLMApp, scope, receive, send, params) -> None:
-            await app.serve_llm(adapter, scope, receive, send, params)
-        return route
+def install(routes: Routes, served: Served) -> None:
+    catalog = lambda: served.catalog  # noqa: E731 (read at request time: reloads swap it)
+    routes.llm("POST", "/api/chat", ollama.OllamaChat())
+    routes.llm("POST", "/api/generate", ollama.OllamaGenerate())
+    routes.llm("POST", "/api/embed", ollama.OllamaEmbed(catalog))
+    routes.llm("POST", "/api/embeddings", ollama.OllamaEmbed(catalog, legacy=True))
+    render_error = lambda status, err, request_id: ollama.error_body(status, err)  # noqa: E731
+    routes.json("GET", "/api/tags", lambda call: (200, tags_body(call.catalog)), render_error)
+    routes.json("GET", "/api/version", version, render_error)
 
-    catalog = lambda: app.engine.catalog  # noqa: E731 (read at request time: reloads swap it)
-    router.add("POST", "/api/chat", llm(ollama.OllamaChat()))
-    router.add("POST", "/api/generate", llm(ollama.OllamaGenerate()))
-    router.add("POST", "/api/embed", llm(ollama.OllamaEmbed(catalog)))
-    router.add("POST", "/api/embeddings", llm(ollama.OllamaEmbed(catalog, legacy=True)))
 
-    async def tags(app: FakeLLMApp, scope, receive, send, params) -> None:
-        await send_response(send, 200, tags_body(app.engine.catalog), JSON)
-
-    async def version(app: FakeLLMApp, scope, receive, send, params) -> None:
-        await send_response(send, 200, orjson.dumps({"version": OLLAMA_VERSION}), JSON)
-
-    router.add("GET", "/api/tags", tags)
-    router.add("GET", "/api/version", version)
+def version(call: Call) -> tuple[int, bytes]:
+    return 200, orjson.dumps({"version": OLLAMA_VERSION})
 
 
 def tags_body(catalog: Catalog) -> bytes:

@@ -16,16 +16,16 @@ import hmac
 import json
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import count
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from ...engine import tokens
-from ...server.endpoints import Call
 from ...engine.engine import input_tokens as count_input_tokens
+from ...engine.engine import resolve_stored
 from ...model import LENGTH, ErrorInfo, Message, Reply, Request, ToolCall
-from ...store.memory import ResponseStore, StoredResponse
-from ..base import InvalidRequest, check, dumps, positive_int, require, split_json, sse
+from ...store.base import StoredResponse
+from ..base import Call, InvalidRequest, check, dumps, positive_int, require, split_json, sse
 from .chat import error_body
 
 ROLES = ("user", "assistant", "system", "developer")
@@ -54,8 +54,6 @@ class ResponsesRequest(Request):
     instructions: str | None = None
     previous_response_id: str | None = None
     store: bool = True
-    # This request's own input (without instructions and stored history): what gets stored.
-    own_messages: list[Message] = field(default_factory=list)
     # A reasoning item shows its summary only when `reasoning.summary` asks for one, and carries
     # `encrypted_content` only when `include` asks for it (as clients that set `store: false` do).
     reasoning_summary: bool = False
@@ -70,10 +68,6 @@ class OpenAIResponses:
                              b"event: response.reasoning_summary_text.delta")
     tool_call_id_prefix = "call_"  # the function_call items' call_id, so the journal shows it
 
-    def __init__(self, store: Callable[[], ResponseStore]):
-        # A getter: the store belongs to the app's state, which outlives this adapter's creation.
-        self._store = store
-
     # -- parsing
 
     def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
@@ -81,30 +75,24 @@ class OpenAIResponses:
         instructions = check(body, "instructions", str, "a valid string")
         previous_id = check(body, "previous_response_id", str, "a valid string")
         raw_input = body.get("input")
+        refs: list[tuple[int, str, bool]] = []
         if raw_input is None:
             own: list[Message] = []
         elif isinstance(raw_input, str):
             own = [Message(role="user", text=raw_input)]
         elif isinstance(raw_input, list):
-            own = parse_items(raw_input, self._store().owner_of_item)
+            own, refs = parse_items(raw_input)
         else:
             raise InvalidRequest("input: Input should be a valid string or a valid array", param="input")
 
         messages: list[Message] = []
         if instructions:
             messages.append(Message(role="system", text=instructions))
-        conversation_id = ""
-        if previous_id is not None:
-            store = self._store()
-            previous = store.get(previous_id)
-            history = store.history(previous_id) if previous is not None else None
-            if previous is None or history is None:
-                raise InvalidRequest(f"Previous response with id '{previous_id}' not found.", status=404,
-                                     param="previous_response_id", code="previous_response_not_found")
-            messages.extend(history)
-            conversation_id = previous.conversation_id
+        # The stored chain `previous_response_id` names goes between the instructions and this input;
+        # the engine puts it there (and checks that it exists).
+        history_at = len(messages)
         messages.extend(own)
-        if not messages:
+        if not messages and previous_id is None and not refs:
             raise InvalidRequest("Missing required parameter: 'input'.", param="input")
 
         stream = check(body, "stream", bool, "a valid boolean") or False
@@ -133,11 +121,12 @@ class OpenAIResponses:
             # A rule's thinking becomes a reasoning item when the request configures reasoning (as a
             # reasoning model's would) or includes its encrypted content.
             thinking=reasoning is not None or encrypted,
-            conversation_id=conversation_id,
+            continues=previous_id,
+            history_at=history_at,
+            item_refs=[(history_at + position, item_id, brings) for position, item_id, brings in refs],
             instructions=instructions,
             previous_response_id=previous_id,
             store=store_flag is not False,
-            own_messages=own,
             reasoning_summary=summary,
             encrypted_reasoning=encrypted,
         )
@@ -254,38 +243,38 @@ class OpenAIResponses:
         }
 
     def _keep(self, reply: Reply, request: Request, response: dict[str, Any], rendered: bytes | None) -> None:
-        """Store the response (unless `store: false`) for GET and previous_response_id."""
+        """What the store keeps for GET and previous_response_id (nothing with `store: false`)."""
         if not isinstance(request, ResponsesRequest) or not request.store:
             return
         answer = Message(role="assistant", text=reply.content or "", tool_calls=[
             ToolCall(name=item["name"], arguments=item["arguments"], id=item["call_id"])
             for item in response["output"] if item["type"] == "function_call"
         ])
-        self._store().put(StoredResponse(
+        own = request.messages[request.history_at + request.history_len:]  # without the stored history
+        reply.stored = StoredResponse(
             id=response["id"],
             body=rendered if rendered is not None else dumps(response),
             conversation_id=reply.conversation_id,
             previous_id=request.previous_response_id,
-            messages=[*request.own_messages, answer],
+            messages=[*own, answer],
             input=request.body.get("input"),
             item_ids=tuple(item["id"] for item in response["output"]),
-        ))
+        )
 
 
 # -- input items
 
 
-def parse_items(items: list[Any], owner_of_item: Callable[[str], StoredResponse | None] = lambda _: None,
-                ) -> list[Message]:
+def parse_items(items: list[Any]) -> tuple[list[Message], list[tuple[int, str, bool]]]:
     """Input items as messages. Consecutive assistant-side items (a message, function
     calls) form one assistant message, so a turn with text and calls counts once.
 
-    An item given by id alone (an `item_reference`, or a reasoning item without its
-    `encrypted_content`) must name an output item of a stored response
-    (`owner_of_item` finds it); a referenced message or call brings that response's answer.
+    Items given by id alone (an `item_reference`, or a reasoning item without its
+    `encrypted_content`) are returned apart, as (position in the messages, item id, whether
+    it brings its response's answer): the engine looks them up in the store.
     """
     out: list[Message] = []
-    referenced: set[str] = set()  # responses whose answer a reference already brought
+    refs: list[tuple[int, str, bool]] = []
     assistant_open = False  # the last message is an assistant turn still being built
 
     def assistant(text: str = "", call: ToolCall | None = None) -> None:
@@ -338,28 +327,15 @@ def parse_items(items: list[Any], owner_of_item: Callable[[str], StoredResponse 
             if item.get("encrypted_content") is not None:
                 _check_sealed(item["encrypted_content"], item.get("id"), where)
             else:
-                _stored_owner(item, where, owner_of_item)
+                refs.append((len(out), _string(item, "id", where), False))
             continue  # assistant-side, and carries nothing rules look at
         elif kind == "item_reference":
-            owner = _stored_owner(item, where, owner_of_item)
-            if not item["id"].startswith("rs_") and owner.id not in referenced:
-                referenced.add(owner.id)
-                out.append(owner.messages[-1])
+            item_id = _string(item, "id", where)
+            refs.append((len(out), item_id, not item_id.startswith("rs_")))
         # Other item types (hosted tool calls, item references, ...) carry nothing rules
         # look at; they are accepted and skipped.
         assistant_open = False
-    return out
-
-
-def _stored_owner(item: dict[str, Any], where: str,
-                  owner_of_item: Callable[[str], StoredResponse | None]) -> StoredResponse:
-    item_id = _string(item, "id", where)
-    owner = owner_of_item(item_id)
-    if owner is None:
-        raise InvalidRequest(f"Item with id '{item_id}' not found. Items are not persisted when `store` is set to "
-                             f"false. Try again with `store` set to true, or remove this item from your input.",
-                             status=404, param="input")
-    return owner
+    return out, refs
 
 
 # -- reasoning items
@@ -548,30 +524,30 @@ def _not_found(response_id: str) -> InvalidRequest:
     return InvalidRequest(f"Response with id '{response_id}' not found.", status=404, param="response_id")
 
 
-def retrieve(call: Call) -> tuple[int, bytes]:
+async def retrieve(call: Call) -> tuple[int, bytes]:
     """GET /v1/responses/{response_id}."""
-    stored = call.app.engine.state.responses.get(call.params["response_id"])
+    stored = await call.store.get_response(call.params["response_id"])
     if stored is None:
         raise _not_found(call.params["response_id"])
     return 200, stored.body
 
 
-def delete(call: Call) -> tuple[int, bytes]:
+async def delete(call: Call) -> tuple[int, bytes]:
     """DELETE /v1/responses/{response_id}."""
     response_id = call.params["response_id"]
-    if not call.app.engine.state.responses.delete(response_id):
+    if not await call.store.delete_response(response_id):
         raise _not_found(response_id)
     return 200, dumps({"id": response_id, "object": "response.deleted", "deleted": True})
 
 
-def input_items(call: Call) -> tuple[int, bytes]:
+async def input_items(call: Call) -> tuple[int, bytes]:
     """GET /v1/responses/{response_id}/input_items: the items of that request's `input`, with ids.
 
     `order` is `desc` (newest first, the API's default) or `asc`; `limit` 1-100
     (default 20) and `after` (an item id) page through them.
     """
     response_id = call.params["response_id"]
-    stored = call.app.engine.state.responses.get(response_id)
+    stored = await call.store.get_response(response_id)
     if stored is None:
         raise _not_found(response_id)
     items = _input_items(stored.input, response_id.removeprefix("resp_"))
@@ -624,13 +600,14 @@ def _input_items(raw: Any, response_id: str) -> list[dict[str, Any]]:
     return items
 
 
-def input_tokens(adapter: OpenAIResponses) -> Callable[[Call], tuple[int, bytes]]:
+def input_tokens(adapter: OpenAIResponses) -> Callable[[Call], Awaitable[tuple[int, bytes]]]:
     """POST /v1/responses/input_tokens: the input_tokens a call with this body would report."""
-    def handler(call: Call) -> tuple[int, bytes]:
+    async def handler(call: Call) -> tuple[int, bytes]:
         body = call.body
         if "model" not in body:
             body = {**body, "model": ""}  # optional here, unlike for a response
         request = adapter.parse(body, call.headers, call.path, call.params)
+        await resolve_stored(call.store, request)
         return 200, dumps({"object": "response.input_tokens", "input_tokens": count_input_tokens(request)})
 
     return handler

@@ -1,69 +1,44 @@
-"""Routes for the OpenAI endpoints beyond chat, Azure OpenAI's paths, the shared
-model listings, and Anthropic's count_tokens.
+"""OpenAI's HTTP surface: chat, Responses (and its stored responses), embeddings, legacy
+completions and the model listing, under every prefix an OpenAI client may use.
 
-Every OpenAI endpoint is served under `/v1` (the SDK's base URL), without a
-prefix (a base URL with no `/v1`), under Azure's `/openai/deployments/{deployment}`
-(the deployment is the model) and `/openai` (what `AzureOpenAI` uses for
-Responses and models), and under Azure's newer `/openai/v1`.
+Every endpoint is served under `/v1` (the SDK's base URL), without a prefix (a base URL
+with no `/v1`), under Azure's `/openai` (what `AzureOpenAI` uses for Responses and
+models) and `/openai/v1`, and the LLM calls also under Azure's
+`/openai/deployments/{deployment}` (the deployment is the model).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from ...server import model_listing
-from ...server.endpoints import json_endpoint
-from ..anthropic import messages as anthropic
-from ..anthropic import count_tokens as anthropic_count_tokens
-from . import chat as openai_chat
-from . import responses as openai_responses
+from ..base import Routes, Served
+from . import responses as responses_api
 from .azure import AzureDeployment
+from .chat import OpenAIChat
 from .completions import OpenAICompletions
 from .embeddings import OpenAIEmbeddings
-from ...server.router import Router
 
-if TYPE_CHECKING:
-    from ...server.app import FakeLLMApp
-
-OPENAI_PREFIXES = ("/v1", "", "/openai", "/openai/v1")
+PREFIXES = ("/v1", "", "/openai", "/openai/v1")
 
 
-def install(app: FakeLLMApp, router: Router, llm) -> None:
-    """Register the routes; `llm(adapter)` makes a route that runs one LLM call."""
-    responses = openai_responses.OpenAIResponses(lambda: app.engine.state.responses)
-    embeddings = OpenAIEmbeddings(lambda: app.engine.catalog)
+def install(routes: Routes, served: Served) -> None:
+    chat = OpenAIChat()
+    responses = responses_api.OpenAIResponses()
+    embeddings = OpenAIEmbeddings(lambda: served.catalog)
     completions = OpenAICompletions()
-    openai_error = responses.render_error
+    error = responses.render_error
 
-    retrieve = json_endpoint(openai_responses.retrieve, openai_error)
-    delete = json_endpoint(openai_responses.delete, openai_error)
-    input_items = json_endpoint(openai_responses.input_items, openai_error)
-    count_input = json_endpoint(openai_responses.input_tokens(responses), openai_error, with_body=True)
-    list_models = json_endpoint(model_listing.list_models, openai_error,
-                                request_id_headers=("x-request-id", "request-id"))
-    get_model = json_endpoint(model_listing.get_model, openai_error,
-                              request_id_headers=("x-request-id", "request-id"))
-
-    for prefix in OPENAI_PREFIXES:
-        router.add("POST", f"{prefix}/responses", llm(responses))
-        router.add("POST", f"{prefix}/responses/input_tokens", count_input)
-        router.add("GET", f"{prefix}/responses/{{response_id}}", retrieve)
-        router.add("DELETE", f"{prefix}/responses/{{response_id}}", delete)
-        router.add("GET", f"{prefix}/responses/{{response_id}}/input_items", input_items)
-        router.add("POST", f"{prefix}/embeddings", llm(embeddings))
-        router.add("POST", f"{prefix}/completions", llm(completions))
-        router.add("GET", f"{prefix}/models", list_models)
-        router.add("GET", f"{prefix}/models/{{model_id}}", get_model)
-    # /v1/chat/completions and /chat/completions are the core routes.
-    router.add("POST", "/openai/v1/chat/completions", llm(openai_chat.OpenAIChat()))
+    for prefix in PREFIXES:
+        routes.llm("POST", f"{prefix}/chat/completions", chat)
+        routes.llm("POST", f"{prefix}/responses", responses)
+        routes.json("POST", f"{prefix}/responses/input_tokens", responses_api.input_tokens(responses), error,
+                    with_body=True)
+        routes.json("GET", f"{prefix}/responses/{{response_id}}", responses_api.retrieve, error)
+        routes.json("DELETE", f"{prefix}/responses/{{response_id}}", responses_api.delete, error)
+        routes.json("GET", f"{prefix}/responses/{{response_id}}/input_items", responses_api.input_items, error)
+        routes.llm("POST", f"{prefix}/embeddings", embeddings)
+        routes.llm("POST", f"{prefix}/completions", completions)
+        routes.model_listing(f"{prefix}/models", f"{prefix}/models/{{model_id}}")
 
     deployment = "/openai/deployments/{deployment}"
-    router.add("POST", f"{deployment}/chat/completions", llm(AzureDeployment(openai_chat.OpenAIChat())))
-    router.add("POST", f"{deployment}/embeddings", llm(AzureDeployment(embeddings)))
-    router.add("POST", f"{deployment}/completions", llm(AzureDeployment(completions)))
-    router.add("POST", f"{deployment}/responses", llm(AzureDeployment(responses)))
-
-    router.add("POST", "/v1/messages/count_tokens",
-               json_endpoint(anthropic_count_tokens.count_tokens,
-                             lambda status, error, request_id: anthropic.error_body(status, error, request_id),
-                             with_body=True, request_id_headers=("request-id",)))
+    for endpoint, adapter in (("chat/completions", chat), ("embeddings", embeddings), ("completions", completions),
+                              ("responses", responses)):
+        routes.llm("POST", f"{deployment}/{endpoint}", AzureDeployment(adapter))

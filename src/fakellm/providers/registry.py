@@ -1,0 +1,46 @@
+"""The API families fakellm serves. The server, the admin API, rate limits, the journal and the
+test harness ask this module; adding a provider is a folder under providers/ and a line here."""
+
+from __future__ import annotations
+
+from .anthropic.family import FAMILY as ANTHROPIC
+from .base import Family
+from .gemini.family import FAMILY as GEMINI
+from .ollama.family import FAMILY as OLLAMA
+from .openai.family import FAMILY as OPENAI
+
+# The order matters where families overlap: the first whose `owns_path` holds gives an unknown
+# path's error shape, and the first whose model listing `claims` a request answers GET /v1/models.
+# OpenAI, which claims everything, comes last: it is the default.
+FAMILIES: tuple[Family, ...] = (ANTHROPIC, GEMINI, OLLAMA, OPENAI)
+DEFAULT = OPENAI
+
+API_NAMES: frozenset[str] = frozenset(api for family in FAMILIES for api in family.apis)
+# What `when.api` may name: an endpoint ("openai.chat") or a whole family ("openai").
+KNOWN_APIS: frozenset[str] = API_NAMES | frozenset(family.name for family in FAMILIES)
+AUTH_HEADERS: tuple[str, ...] = tuple(dict.fromkeys(h for family in FAMILIES for h in family.auth_headers))
+# Never shown in the journal or the dashboard.
+REDACTED_HEADERS: frozenset[str] = frozenset(AUTH_HEADERS) | {"authorization", "proxy-authorization"}
+
+
+def family_of_api(api: str) -> Family | None:
+    name = api.split(".", 1)[0]
+    return next((family for family in FAMILIES if family.name == name), None)
+
+
+def family_of_path(path: str) -> Family:
+    """The family whose error shape an unknown path under it gets."""
+    return next(family for family in FAMILIES if family.owns_path(path))
+
+
+def family_of_listing(headers: dict[str, str]) -> Family:
+    """Whose SDK asks for the shared model listing."""
+    return next(family for family in FAMILIES if family.models is not None and family.models.claims(headers))
+
+
+def sdk_environ(root: str) -> dict[str, str]:
+    """Environment variables that point SDK clients built without arguments at a server at `root`."""
+    out: dict[str, str] = {}
+    for family in FAMILIES[::-1]:  # in the order users know them: OpenAI first
+        out.update(family.sdk_environ(root))
+    return out

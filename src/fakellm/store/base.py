@@ -1,0 +1,201 @@
+"""The store: the one owner of fakellm's mutable state, behind one async interface.
+
+Each method is one complete step that a shared backend (Redis) can make atomic:
+open a conversation's turn, count a rule hit and say its sequence index, admit a
+request against rate-limit buckets, record a finished journal entry, store / fetch /
+delete a response, clear. `memory.MemoryStore` is the in-process implementation.
+
+What is handed to the store is plain data: a journal entry is finished when it is
+recorded (only its latency is noted later, through `note_latency`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
+
+import orjson
+
+from .buckets import Admission, BucketLimit
+
+if TYPE_CHECKING:
+    from ..model import Message
+
+
+@dataclass(slots=True)
+class StoredResponse:
+    """A Responses API response kept for GET /v1/responses/{id} and previous_response_id.
+
+    `messages` holds only this response's own turn (its input items and its
+    output); the full history is rebuilt by following `previous_id`.
+    """
+
+    id: str
+    body: bytes  # the response object as rendered
+    conversation_id: str
+    previous_id: str | None
+    messages: list[Message]
+    input: Any = None  # the request's `input` as sent, for GET .../input_items
+    item_ids: tuple[str, ...] = ()  # its output items' ids, which later input may refer to by id alone
+
+
+@dataclass(slots=True)
+class JournalEntry:
+    """One LLM request as fakellm saw and answered it: plain data, finished when recorded.
+
+    It keeps the body as the bytes received (parsed only when read) and the header dict
+    as parsed (never changed after parsing); secrets are redacted when it is read.
+    """
+
+    time: float
+    api: str
+    path: str
+    model: str
+    stream: bool
+    conversation_id: str
+    turn: int
+    rule: str | None  # None: no rule matched
+    status: int
+    content: str | None
+    tool_calls: tuple[tuple[str, str, str], ...]  # (id, name, arguments)
+    error: tuple[str, str | None, str | None] | None  # (message, type, code)
+    body: bytes | dict[str, Any]
+    headers: Mapping[str, str]
+    explanation: dict[str, Any] | None = None  # why no rule fired (only for a miss)
+    id: int = 0  # given by the store: ids count requests
+    latency_ms: float | None = None  # noted by the store once the answer is sent
+
+    def as_dict(self, redacted: frozenset[str] = frozenset()) -> dict[str, Any]:
+        out = {
+            "id": self.id,
+            "time": self.time,
+            "api": self.api,
+            "path": self.path,
+            "model": self.model,
+            "stream": self.stream,
+            "conversation_id": self.conversation_id,
+            "turn": self.turn,
+            "rule": self.rule,
+            "request": self.request,
+            "headers": redact(self.headers, redacted),
+            "reply": {
+                "status": self.status,
+                "content": self.content,
+                "tool_calls": [{"id": i, "name": n, "arguments": a} for i, n, a in self.tool_calls],
+                "error": None if self.error is None else dict(zip(("message", "type", "code"), self.error, strict=True)),
+            },
+        }
+        if self.explanation is not None:
+            out["explanation"] = self.explanation
+        return out
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """The request body as sent."""
+        return orjson.loads(self.body) if isinstance(self.body, bytes) else self.body
+
+
+def redact(headers: Mapping[str, str], names: frozenset[str]) -> dict[str, str]:
+    return {k: ("[redacted]" if k in names else v) for k, v in headers.items()}
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counts since the server started (a reset keeps them)."""
+
+    started: float
+    total: int = 0
+    unmatched: int = 0
+    by_rule: dict[str, int] = field(default_factory=dict)
+    by_api: dict[str, int] = field(default_factory=dict)
+    last_hit: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The bounds a config sets on the store (`defaults`)."""
+
+    max_conversations: int = 10_000
+    max_tool_results: int = 256
+    journal_size: int = 1_000
+    max_responses: int = 10_000
+
+
+class Store(Protocol):
+    """Everything fakellm remembers. Every method is one step a shared backend can make atomic."""
+
+    redacted_headers: frozenset[str]
+
+    async def resize(self, bounds: Bounds) -> None:
+        """Apply a config's bounds, evicting what no longer fits."""
+
+    # -- conversations and rule counters
+
+    async def open_turn(self, conversation_id: str, now: float, turn: int | None,
+                        tool_results: Sequence[str]) -> tuple[int, Mapping[int, int]]:
+        """Count one request of a conversation. Returns its turn (`turn`, or with None the number of
+        requests the conversation has had, this one included) and the conversation's rule hits."""
+
+    async def count_hit(self, conversation_id: str, rule_index: int, times: int | None) -> int | None:
+        """Count a hit of a rule in a conversation and return its 0-based index; None, counting nothing,
+        when the rule has already answered `times` times there."""
+
+    async def clear_rule_counters(self) -> None:
+        """Restart every conversation's sequence and `times` counters (the rules changed)."""
+
+    async def conversations(self, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        """The total and one page of conversation summaries, most recently used first."""
+
+    async def conversation_count(self) -> int: ...
+
+    # -- rate limits
+
+    async def admit(self, limits: Sequence[BucketLimit], key: str, need: int, now: float) -> Admission:
+        """Take one request and `need` tokens from each limit's bucket for `key`, or (over a limit)
+        take nothing and say how long to wait."""
+
+    async def settle(self, limits: Sequence[BucketLimit], key: str, output_tokens: int,
+                     now: float) -> list[float]:
+        """Take a reply's output tokens from the buckets; returns the last bucket's state
+        [requests left, tokens left, when]."""
+
+    async def clear_buckets(self) -> None: ...
+
+    async def bucket_count(self) -> int: ...
+
+    # -- journal and stats
+
+    async def record(self, entry: JournalEntry) -> JournalEntry:
+        """Journal a finished entry and count it; returns it with its id."""
+
+    async def note_latency(self, entry: JournalEntry, latency_ms: float) -> None: ...
+
+    async def journal(self, after: int = 0) -> list[JournalEntry]:
+        """Entries with an id above `after`, oldest first."""
+
+    async def journal_info(self) -> tuple[int, int | None, int]:
+        """(entries held, the oldest entry's id or None, capacity)."""
+
+    async def clear_journal(self) -> int: ...
+
+    async def stats(self) -> Stats: ...
+
+    # -- stored responses (OpenAI Responses API)
+
+    async def put_response(self, stored: StoredResponse) -> None: ...
+
+    async def get_response(self, response_id: str) -> StoredResponse | None: ...
+
+    async def delete_response(self, response_id: str) -> bool: ...
+
+    async def response_history(self, response_id: str) -> tuple[StoredResponse, list[Message]] | None:
+        """The response and every message of the chain ending at it, oldest first; None if unknown."""
+
+    async def owner_of_item(self, item_id: str) -> StoredResponse | None:
+        """The stored response whose output has an item with this id."""
+
+    # -- everything
+
+    async def reset(self) -> int:
+        """Forget conversations (turns, counters), stored responses and rate-limit buckets; keep the
+        journal and stats. Returns the number of conversations forgotten."""

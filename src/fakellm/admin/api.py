@@ -11,7 +11,7 @@ from . import dashboard
 from . import metrics
 from ..engine.apis import api_matches
 from ..config.schema import ConfigError, parse_config
-from ..server.http import JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
+from ..asgi import JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
 from ..server.router import Handler as RouteHandler
 from ..server.router import Router
 
@@ -232,11 +232,9 @@ async def debug(app: FakeLLMApp, scope, receive, params):
     """Counts for spotting leaks: asyncio tasks alive, and replies still being delivered slowly."""
     import asyncio
 
-    from ..traffic import delivery
-
     return _json(200, {
         "asyncio_tasks": len(asyncio.all_tasks()),
-        "deliveries_in_flight": delivery.in_flight,
+        "deliveries_in_flight": app.deliveries.in_flight,
         "rate_limit_buckets": await app.store.bucket_count(),
     })
 

@@ -8,17 +8,12 @@ the local cache. Loading happens once, at start-up, never on the request path.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Callable, Iterator
+from typing import Callable
 
 _PIECE = re.compile(r"\s*\S{1,8}|\s+")
 
+# Process-wide: tiktoken's encoding is read-only data, loaded once at start-up (not per app).
 _encode: Callable[[str], list[int]] | None = None
-
-# Characters per streamed text piece while a stream with `chunk_size` renders. A
-# context variable, so every adapter's `pieces()` follows it without being told.
-_chunk_size: ContextVar[int | None] = ContextVar("fakellm_chunk_size", default=None)
 
 
 def load_accurate_encoding() -> bool:
@@ -75,17 +70,8 @@ def counter(api: str) -> Callable[[str], int]:
     return count
 
 
-def chunk_size() -> int | None:
-    """The `chunk_size` in effect (see `chunked`); None: token-sized pieces."""
-    return _chunk_size.get()
-
-
 def pieces(text: str, size: int | None = None) -> list[str]:
-    """Split text into token-sized pieces, or `size`-character pieces; joined they give back the text exactly.
-
-    Without `size`, a `chunk_size` in effect (see `chunked`) applies.
-    """
-    size = size or _chunk_size.get()
+    """Split text into token-sized pieces, or `size`-character pieces; joined they give back the text exactly."""
     if size:
         return [text[i:i + size] for i in range(0, len(text), size)]
     return _PIECE.findall(text)
@@ -101,13 +87,3 @@ def truncate(text: str, max_tokens: int, count_tokens: Callable[[str], int] = co
             break
         out += piece
     return out
-
-
-@contextmanager
-def chunked(size: int | None) -> Iterator[None]:
-    """Within the block, `pieces(text)` cuts `size`-character pieces (None: token-sized)."""
-    token = _chunk_size.set(size)
-    try:
-        yield
-    finally:
-        _chunk_size.reset(token)

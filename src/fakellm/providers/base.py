@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 import orjson
 
+from ..engine import tokens
 from ..model import ErrorInfo, Reply, Request
 from ..store.buckets import BucketReport
 
@@ -132,10 +133,16 @@ class Adapter(Protocol):
     #     `chunk_delay_ms` and `after_chunks` count. Without them every event is a
     #     chunk except the last, which ends the stream.
     #
-    # def render_stream_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes
+    # def render_stream_error(self, status: int, error: ErrorInfo, answered: delivery.Answered) -> bytes
     #     The provider's mid-stream error event (the `error_event` fault), sent after
     #     the stream has begun with a 200. Without it fakellm sends OpenAI's
     #     `data: {"error": {...}}`.
+
+
+def text_pieces(reply: Reply, text: str) -> list[str]:
+    """A stream's text pieces: token-sized, or `chunk_size` characters when the reply's plan sets it."""
+    plan = reply.delivery
+    return tokens.pieces(text, plan.chunk_size if plan is not None else None)
 
 
 def dumps(value: Any) -> bytes:

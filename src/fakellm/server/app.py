@@ -7,7 +7,6 @@ the whole response (a JSON body, or every SSE event of a stream) in one send.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from ..providers import registry
 from ..store.base import Store
 from ..store.memory import MemoryStore
 from ..traffic.policy import TrafficPolicy
-from .http import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
+from ..asgi import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
 from ..model import ErrorInfo, Refusal, Reply
 from ..providers.base import Adapter, InvalidRequest
 from .router import Router
@@ -51,6 +50,8 @@ class FakeLLMApp:
         self.reloads = 0
         self.reload_failures = 0
         self.metrics = Metrics()
+        self.deliveries = delivery.Deliveries()  # replies on the slow path (timing, faults) right now
+        self._header_names = HeaderNames()
         self._last_headers: tuple[list[tuple[bytes, bytes]] | None, dict[str, str]] = (None, {})
         self.last_reload_error: list[dict[str, Any]] | None = None
         self.router = Router()
@@ -143,7 +144,7 @@ class FakeLLMApp:
         engine = self.engine
         defaults = engine.defaults
         request_id = "req_" + engine.next_id()
-        id_header = (_header_name(adapter.request_id_header), request_id.encode())
+        id_header = (adapter.request_id_header.encode(), request_id.encode())
         try:
             message = await receive()
             if message["type"] == "http.request" and not message.get("more_body"):
@@ -167,7 +168,7 @@ class FakeLLMApp:
             if raw_headers == self._last_headers[0]:
                 headers = self._last_headers[1]
             else:
-                headers = _decode_headers(raw_headers)
+                headers = self._header_names.decode(raw_headers)
                 self._last_headers = (raw_headers, headers)
             body = orjson.loads(raw)
             if type(body) is not dict:
@@ -207,7 +208,7 @@ class FakeLLMApp:
                 # SSE for most providers; Ollama streams NDJSON.
                 ctype = getattr(adapter, "stream_content_type", SSE)
                 headers_out.append((b"cache-control", b"no-cache"))
-                events = delivery.render_stream(adapter, reply, request, response_id)
+                events = adapter.render_stream(reply, request, response_id)
                 body = b"".join(events)
             else:
                 ctype = JSON
@@ -229,7 +230,8 @@ class FakeLLMApp:
             self.metrics.stream_started()
             try:
                 await delivery.respond(reply.delivery, send, receive, status, body, ctype, headers_out, events,
-                                       adapter, request_id)
+                                       adapter, delivery.Answered(request_id, request, response_id, len(events)),
+                                       self.deliveries)
             finally:
                 self.metrics.stream_ended()
         elif reply.delivery is None:  # the usual answer: all at once, no timing or faults
@@ -238,37 +240,35 @@ class FakeLLMApp:
             await send({"type": "http.response.body", "body": body})
         else:
             await delivery.respond(reply.delivery, send, receive, status, body, ctype, headers_out, events,
-                                   adapter, request_id)
+                                   adapter, delivery.Answered(request_id, request, response_id, 0), self.deliveries)
         elapsed = time.perf_counter() - started
         await self.store.note_latency(entry, elapsed * 1000)
         self.metrics.observe(request.api, reply.rule, status, request.stream, elapsed)
 
 
-@functools.lru_cache(maxsize=64)
-def _header_name(name: str) -> bytes:
-    return name.encode()
+class HeaderNames:
+    """Header names as str, shared by every request of one app: decoding them is skipped, and the
+    journal's header dicts do not each hold their own copies. Bounded: past the cap, names are
+    decoded each time."""
 
+    MAX = 512
 
-# Header names as str, shared by every request: decoding them is skipped, and the journal's
-# header dicts do not each hold their own copies. Bounded: names past the cap are decoded each time.
-_HEADER_NAMES: dict[bytes, str] = {}
-_HEADER_NAMES_MAX = 512
+    def __init__(self) -> None:
+        self._names: dict[bytes, str] = {}
 
+    def decode(self, raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+        """ASGI servers give lower-cased header names; values are almost always ASCII."""
+        names = self._names
+        try:
+            return {names.get(k) or self._name(k): v.decode() for k, v in raw}
+        except UnicodeDecodeError:
+            return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
 
-def _decode_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """ASGI servers give lower-cased header names; values are almost always ASCII."""
-    names = _HEADER_NAMES
-    try:
-        return {names.get(k) or _header_str(k): v.decode() for k, v in raw}
-    except UnicodeDecodeError:
-        return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
-
-
-def _header_str(name: bytes) -> str:
-    text = name.decode()
-    if len(_HEADER_NAMES) < _HEADER_NAMES_MAX:
-        _HEADER_NAMES[name] = text
-    return text
+    def _name(self, name: bytes) -> str:
+        text = name.decode()
+        if len(self._names) < self.MAX:
+            self._names[name] = text
+        return text
 
 
 def _assign_tool_call_ids(adapter: Adapter, reply: Reply, response_id: str) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from .http import JSON, BodyTooLarge, ClientGone, query_params, read_body, send_response
+from ..asgi import JSON, BodyTooLarge, ClientGone, query_params, read_body, send_response
 from ..model import ErrorInfo
 from ..providers.base import Call, EndpointFn, ErrorRenderer, InvalidRequest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Awaitable, Callable, Sequence
 
-from .http import Receive, Send
+from ..asgi import Receive, Send
 
 # handler(app, scope, receive, send, params)
 Handler = Callable[[Any, dict[str, Any], Receive, Send, dict[str, str]], Awaitable[None]]

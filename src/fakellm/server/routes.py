@@ -11,7 +11,7 @@ from ..providers import registry
 from ..model import ErrorInfo
 from ..providers.base import Adapter, Call, EndpointFn, ErrorRenderer
 from .endpoints import json_endpoint
-from .http import JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
+from ..asgi import JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
 from .router import Router
 
 if TYPE_CHECKING:

@@ -41,13 +41,9 @@ from typing import Any, Awaitable
 
 import orjson
 
-from ..engine import tokens
 from ..config.schema import Config, DefaultsSpec, FaultSpec, RespondSpec
-from ..server.http import Receive, Send, send_response
-from ..model import ErrorInfo, Reply, Request
-
-# Deliveries running the slow path right now (for /_fakellm/debug and leak tests).
-in_flight = 0
+from ..asgi import Receive, Send, send_response
+from ..model import ErrorInfo, Request
 
 # What a `malformed` fault puts where JSON should be.
 GARBAGE = b'{"fakellm_fault": "malformed", this is not JSON'
@@ -140,47 +136,55 @@ def _fault(spec: FaultSpec) -> Fault:
     return Fault(spec.type, spec.after_chunks, status, error)
 
 
-def render_stream(adapter: Any, reply: Reply, request: Request, response_id: str) -> list[bytes]:
-    """The adapter's stream events, with text cut into `chunk_size` pieces when the plan says so."""
-    plan = reply.delivery
-    if plan is None or plan.chunk_size is None:
-        return adapter.render_stream(reply, request, response_id)
-    with tokens.chunked(plan.chunk_size):
-        return adapter.render_stream(reply, request, response_id)
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """What a reply answers: the request and its ids, for provider error bodies and events
+    (a Responses stream's `response.failed` names its response and numbers its events)."""
+
+    request_id: str
+    request: Request
+    response_id: str
+    events: int  # stream events rendered (0 for a JSON body)
+
+
+class Deliveries:
+    """Deliveries on the slow path (timing or faults) right now, for /_fakellm/debug and leak tests."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
 
 
 def respond(plan: Plan | None, send: Send, receive: Receive, status: int, body: bytes, content_type: bytes,
             headers: list[tuple[bytes, bytes]], events: list[bytes] | None, adapter: Any,
-            request_id: str) -> Awaitable[None]:
+            who: Answered, deliveries: Deliveries) -> Awaitable[None]:
     """Send a rendered reply (await the result): `body` is the whole response; `events` its stream events.
 
     Not a coroutine itself, so that the fast path costs no extra coroutine frame.
     """
     if plan is None:
         return send_response(send, status, body, content_type, headers)
-    return _deliver(plan, send, receive, status, body, content_type, headers, events, adapter, request_id)
+    return _deliver(plan, send, receive, status, body, content_type, headers, events, adapter, who, deliveries)
 
 
 async def _deliver(plan: Plan, send: Send, receive: Receive, status: int, body: bytes, content_type: bytes,
                    headers: list[tuple[bytes, bytes]], events: list[bytes] | None, adapter: Any,
-                   request_id: str) -> None:
-    global in_flight
-    in_flight += 1
+                   who: Answered, deliveries: Deliveries) -> None:
+    deliveries.in_flight += 1
     client = _Client(receive)
     try:
         if plan.delay_s and not await client.wait(plan.jittered(plan.delay_s)):
             return
         if events is None:
-            await _body(plan, client, send, status, body, content_type, headers, adapter, request_id)
+            await _body(plan, client, send, status, body, content_type, headers, adapter, who)
         else:
-            await _stream(plan, client, send, status, events, content_type, headers, adapter, request_id)
+            await _stream(plan, client, send, status, events, content_type, headers, adapter, who)
     finally:
         client.close()
-        in_flight -= 1
+        deliveries.in_flight -= 1
 
 
 async def _body(plan: Plan, client: _Client, send: Send, status: int, body: bytes, content_type: bytes,
-                headers: list[tuple[bytes, bytes]], adapter: Any, request_id: str) -> None:
+                headers: list[tuple[bytes, bytes]], adapter: Any, who: Answered) -> None:
     fault = plan.fault
     kind = fault.type if fault is not None else None
     if kind is None:
@@ -193,7 +197,7 @@ async def _body(plan: Plan, client: _Client, send: Send, status: int, body: byte
         half = len(body) // 2
         await send_response(send, status, body[:half] + GARBAGE + body[half:], content_type, headers)
     elif kind == "error_event":
-        await send_response(send, fault.status, adapter.render_error(fault.status, fault.error, request_id),
+        await send_response(send, fault.status, adapter.render_error(fault.status, fault.error, who.request_id),
                             b"application/json", headers)
     elif kind == "hang":
         await _hang(plan, client, send)
@@ -205,7 +209,7 @@ async def _body(plan: Plan, client: _Client, send: Send, status: int, body: byte
 
 
 async def _stream(plan: Plan, client: _Client, send: Send, status: int, events: list[bytes], content_type: bytes,
-                  headers: list[tuple[bytes, bytes]], adapter: Any, request_id: str) -> None:
+                  headers: list[tuple[bytes, bytes]], adapter: Any, who: Answered) -> None:
     fault = plan.fault
     kind = fault.type if fault is not None else None
     if kind == "empty":
@@ -255,7 +259,7 @@ async def _stream(plan: Plan, client: _Client, send: Send, status: int, events: 
     if kind == "truncate":
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     elif kind == "error_event":
-        await send({"type": "http.response.body", "body": _error_event(adapter, fault, request_id), "more_body": False})
+        await send({"type": "http.response.body", "body": _error_event(adapter, fault, who), "more_body": False})
     elif kind == "hang":
         await _hang(plan, client, send)
     else:  # disconnect
@@ -298,11 +302,11 @@ def _corrupt(chunks: list[list[bytes]], end: list[bytes], at: int) -> None:
     target[0] = event[:start] + payload[: len(payload) // 2] + newline
 
 
-def _error_event(adapter: Any, fault: Fault, request_id: str) -> bytes:
+def _error_event(adapter: Any, fault: Fault, who: Answered) -> bytes:
     """The provider's mid-stream error event, or OpenAI's shape for an adapter that has none."""
     render = getattr(adapter, "render_stream_error", None)
     if render is not None:
-        return render(fault.status, fault.error, request_id)
+        return render(fault.status, fault.error, who)
     error = fault.error
     return b"data: " + orjson.dumps({"error": {
         "message": error.message, "type": error.type or "server_error", "param": error.param, "code": error.code,

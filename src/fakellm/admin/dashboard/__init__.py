@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from ...server.http import HTML, Receive, Send, send_response
+from ...asgi import HTML, Receive, Send, send_response
 
 if TYPE_CHECKING:
     from ...server.router import Router

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-from ...engine import tokens
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from ..base import InvalidRequest, check, dumps, fragments, positive_int, require, split_json, sse
+from ..base import InvalidRequest, check, dumps, fragments, positive_int, require, split_json, sse, text_pieces
+
+if TYPE_CHECKING:
+    from ...traffic.delivery import Answered
 
 STOP_REASONS = {
     STOP: "end_turn",
@@ -185,6 +187,10 @@ class AnthropicMessages:
     content_event_markers = (b"event: content_block_delta",)
     tool_call_id_prefix = "toolu_"
 
+    def __init__(self) -> None:
+        # A rule's fixed text serialized once per adapter (so per app), not per reply.
+        self._text_content = fragments(lambda text: [{"type": "text", "text": text}])
+
     def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
         model, messages, tools, thinking = parse_body(body, need_max_tokens=True)
         stream = body.get("stream")
@@ -211,7 +217,7 @@ class AnthropicMessages:
     def render(self, reply: Reply, request: Request, response_id: str) -> bytes:
         content: Any
         if reply.thinking is None and not reply.tool_calls and reply.content is not None:
-            content = _text_content(reply.content)  # a rule's fixed text: serialized once
+            content = self._text_content(reply.content)  # a rule's fixed text: serialized once
         else:
             content = []
             if reply.thinking is not None:
@@ -254,11 +260,11 @@ class AnthropicMessages:
 
         if reply.thinking is not None:
             block({"type": "thinking", "thinking": "", "signature": ""},
-                  [{"type": "thinking_delta", "thinking": p} for p in tokens.pieces(reply.thinking)]
+                  [{"type": "thinking_delta", "thinking": p} for p in text_pieces(reply, reply.thinking)]
                   + [{"type": "signature_delta", "signature": signature(reply.thinking)}])
         if self._text_block(reply):
             block({"type": "text", "text": ""},
-                  [{"type": "text_delta", "text": p} for p in tokens.pieces(reply.content or "")])
+                  [{"type": "text_delta", "text": p} for p in text_pieces(reply, reply.content or "")])
         for tid, c, args in self._tool_blocks(reply, response_id):
             text = json.dumps(args)
             block({"type": "tool_use", "id": tid, "name": c.name, "input": {}},
@@ -279,13 +285,12 @@ class AnthropicMessages:
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
         return error_body(status, error, request_id)
 
-    def render_stream_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
+    def render_stream_error(self, status: int, error: ErrorInfo, answered: Answered) -> bytes:
         """`event: error` after the stream began (529: overloaded_error); the SDKs raise APIStatusError."""
         return sse({"type": "error", "error": {"type": error.type or error_type(status), "message": error.message}},
                    "error")
 
 
-_text_content = fragments(lambda text: [{"type": "text", "text": text}])
 
 
 def _as_input(arguments: str) -> Any:

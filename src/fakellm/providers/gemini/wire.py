@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from ...engine import tokens
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from ..base import InvalidRequest, dumps
+from ..base import InvalidRequest, dumps, text_pieces
+
+if TYPE_CHECKING:
+    from ...traffic.delivery import Answered
 
 # Google's canonical status names, by HTTP status (google.rpc.Code).
 STATUS_NAMES = {
@@ -288,8 +291,8 @@ class GeminiGenerate:
         which counts every earlier chunk as content (see delivery.py).
         """
         groups: list[list[dict[str, Any]]] = []
-        groups.extend([{"text": t, "thought": True}] for t in tokens.pieces(reply.thinking or ""))
-        groups.extend([{"text": t}] for t in tokens.pieces(reply.content or ""))
+        groups.extend([{"text": t, "thought": True}] for t in text_pieces(reply, reply.thinking or ""))
+        groups.extend([{"text": t}] for t in text_pieces(reply, reply.content or ""))
         calls = _call_parts(reply)
         if calls:
             groups.append(calls)  # Gemini sends each call whole, never in fragments
@@ -300,7 +303,7 @@ class GeminiGenerate:
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
         return error_body(status, error)
 
-    def render_stream_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
+    def render_stream_error(self, status: int, error: ErrorInfo, answered: Answered) -> bytes:
         return stream_error_event(status, error)
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-from ...engine import tokens
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from ..base import InvalidRequest, dumps
+from ..base import InvalidRequest, dumps, text_pieces
+
+if TYPE_CHECKING:
+    from ...traffic.delivery import Answered
 
 NDJSON = b"application/x-ndjson"
 
@@ -158,7 +160,7 @@ class _Streaming:
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
         return error_body(status, error)
 
-    def render_stream_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
+    def render_stream_error(self, status: int, error: ErrorInfo, answered: Answered) -> bytes:
         return stream_error_line(status, error)
 
     def _final(self, reply: Reply, request: Request, created: str, **fields: Any) -> dict[str, Any]:
@@ -197,10 +199,10 @@ class OllamaChat(_Streaming):
         created = now()
         head = {"model": request.model, "created_at": created}
         lines = []
-        for piece in tokens.pieces(reply.thinking or ""):
+        for piece in text_pieces(reply, reply.thinking or ""):
             lines.append(dumps({**head, "message": {"role": "assistant", "content": "", "thinking": piece},
                                 "done": False}) + b"\n")
-        for piece in tokens.pieces(reply.content or ""):
+        for piece in text_pieces(reply, reply.content or ""):
             lines.append(dumps({**head, "message": {"role": "assistant", "content": piece}, "done": False}) + b"\n")
         if reply.tool_calls:
             lines.append(dumps({**head, "message": {"role": "assistant", "content": "",
@@ -248,9 +250,9 @@ class OllamaGenerate(_Streaming):
         created = now()
         head = {"model": request.model, "created_at": created}
         lines = [dumps({**head, "response": "", "thinking": piece, "done": False}) + b"\n"
-                 for piece in tokens.pieces(reply.thinking or "")]
+                 for piece in text_pieces(reply, reply.thinking or "")]
         lines += [dumps({**head, "response": piece, "done": False}) + b"\n"
-                  for piece in tokens.pieces(reply.content or "")]
+                  for piece in text_pieces(reply, reply.content or "")]
         lines.append(dumps(self._final(reply, request, created, response="")) + b"\n")
         return lines
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import orjson
 
 from ...engine import tokens
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from ..base import InvalidRequest, TextMemo, check, dumps, fragments, positive_int, require, split_json, stop_list
+from ..base import InvalidRequest, TextMemo, check, dumps, fragments, positive_int, require, split_json, stop_list, text_pieces
+
+if TYPE_CHECKING:
+    from ...traffic.delivery import Answered
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -89,6 +92,11 @@ class OpenAIChat:
     # Stream events that carry generated content (text, tool calls): the delivery layer's chunks.
     content_event_markers = (b'"delta":{"content"', b'"delta":{"tool_calls"')
     tool_call_id_prefix = "call_"
+
+    def __init__(self) -> None:
+        # A rule's fixed text rendered once per adapter (so per app), not per reply.
+        self._content_deltas = _content_deltas()
+        self._text_choices = {finish: _text_choices(finish) for finish in set(FINISH_REASONS.values())}
 
     def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
         model = body.get("model")
@@ -178,7 +186,7 @@ class OpenAIChat:
 
     def render(self, reply: Reply, request: Request, response_id: str) -> bytes:
         finish = FINISH_REASONS.get(reply.finish_reason, reply.finish_reason)
-        text_choices = _TEXT_CHOICES.get(finish) if reply.n == 1 and not reply.tool_calls else None
+        text_choices = self._text_choices.get(finish) if reply.n == 1 and not reply.tool_calls else None
         if text_choices is not None and reply.content is not None:
             choices = text_choices(reply.content)  # a rule's fixed text: serialized once
         else:
@@ -221,10 +229,11 @@ class OpenAIChat:
             text = reply.content
             events.append(chunk(index, {"role": "assistant", "content": "" if text is not None else None}))
             if text:
-                if index == 0 and tokens.chunk_size() is None:  # a rule's fixed text: its deltas serialized once
-                    events += [b"data: " + head + delta + tail for delta in _content_deltas(text)]
+                # A rule's fixed text: its deltas serialized once (not when chunk_size cuts it otherwise).
+                if index == 0 and (reply.delivery is None or reply.delivery.chunk_size is None):
+                    events += [b"data: " + head + delta + tail for delta in self._content_deltas(text)]
                 else:
-                    for piece in tokens.pieces(text):
+                    for piece in text_pieces(reply, text):
                         events.append(chunk(index, {"content": piece}))
             for k, (cid, c) in enumerate(calls):
                 events.append(chunk(index, {"tool_calls": [
@@ -242,7 +251,7 @@ class OpenAIChat:
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
         return error_body(status, error)
 
-    def render_stream_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
+    def render_stream_error(self, status: int, error: ErrorInfo, answered: Answered) -> bytes:
         """A mid-stream error chunk: the SDKs raise APIError when they read it."""
         return b"data: " + error_body(status, error) + b"\n\n"
 
@@ -265,14 +274,12 @@ def _text_choices(finish: str) -> TextMemo:
     return fragments(lambda text: [{"index": 0, "message": _message(text), "logprobs": None, "finish_reason": finish}])
 
 
-# The first choice's content deltas of a text, serialized.
-_content_deltas = TextMemo(lambda text: [
-    orjson.dumps({"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None})
-    for piece in tokens.pieces(text)
-])
-
-# One text choice by finish reason (a rule's own finish_reason outside these is built every time).
-_TEXT_CHOICES = {finish: _text_choices(finish) for finish in set(FINISH_REASONS.values())}
+def _content_deltas() -> TextMemo:
+    """The first choice's content deltas of a text, serialized."""
+    return TextMemo(lambda text: [
+        orjson.dumps({"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None})
+        for piece in tokens.pieces(text)
+    ])
 
 
 def call_id(call: ToolCall, response_id: str, k: int) -> str:

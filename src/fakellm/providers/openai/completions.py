@@ -12,9 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...engine import tokens
 from ...model import LENGTH, STOP, STOP_SEQUENCE, ErrorInfo, Message, Reply, Request
-from ..base import InvalidRequest, check, dumps, positive_int, require, stop_list
+from ..base import InvalidRequest, check, dumps, positive_int, require, stop_list, text_pieces
 from .chat import error_body
 
 FINISH_REASONS = {
@@ -141,7 +140,7 @@ class OpenAICompletions:
         for index, prefix, text in self._choices(reply, request):
             if prefix:
                 events.append(chunk(index, prefix, None))
-            for piece in tokens.pieces(text):
+            for piece in text_pieces(reply, text):
                 events.append(chunk(index, piece, None))
             events.append(chunk(index, "", finish))
         if (request.body.get("stream_options") or {}).get("include_usage"):

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 import time
-from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import count
 from typing import Any, Awaitable, Callable
@@ -25,6 +24,7 @@ from ...engine.engine import input_tokens as count_input_tokens
 from ...engine.engine import resolve_stored
 from ...model import LENGTH, ErrorInfo, Message, Reply, Request, ToolCall
 from ...store.base import StoredResponse
+from ...traffic.delivery import Answered
 from ..base import Call, InvalidRequest, check, dumps, positive_int, require, split_json, sse
 from .chat import error_body
 
@@ -40,11 +40,6 @@ FAILED_CODES = frozenset({"server_error", "rate_limit_exceeded", "invalid_prompt
                           "image_content_policy_violation", "invalid_image_mode", "image_file_too_large",
                           "unsupported_image_media_type", "empty_image_file", "failed_to_download_image",
                           "image_file_not_found"})
-
-
-# The stream being rendered in this request's task: (request, response id, event count).
-# `render_stream_error` needs them for a `response.failed` that the SDKs accept.
-_STREAM: ContextVar[tuple[Request, str, int] | None] = ContextVar("fakellm_responses_stream", default=None)
 
 
 @dataclass(slots=True)
@@ -142,6 +137,7 @@ class OpenAIResponses:
     def render_stream(self, reply: Reply, request: Request, response_id: str) -> list[bytes]:
         final = self.response_object(reply, request, response_id)
         seq = count()
+        size = reply.delivery.chunk_size if reply.delivery is not None else None
 
         def event(kind: str, **fields: Any) -> bytes:
             return sse({"type": kind, **fields, "sequence_number": next(seq)}, kind)
@@ -152,7 +148,7 @@ class OpenAIResponses:
         for index, item in enumerate(final["output"]):
             kind = item["type"]
             if kind == "message":
-                events.extend(_message_events(event, index, item))
+                events.extend(_message_events(event, index, item, size))
             elif kind == "function_call":
                 events.append(event("response.output_item.added", output_index=index,
                                     item={**item, "status": "in_progress", "arguments": ""}))
@@ -163,30 +159,20 @@ class OpenAIResponses:
                                     output_index=index, arguments=item["arguments"]))
                 events.append(event("response.output_item.done", output_index=index, item=item))
             else:  # reasoning
-                events.extend(_reasoning_events(event, index, item))
+                events.extend(_reasoning_events(event, index, item, size))
         terminal = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
         events.append(event(terminal, response=final))
         self._keep(reply, request, final, None)
-        _STREAM.set((request, response_id, len(events)))
         return events
 
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
         return error_body(status, error)
 
-    def render_stream_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
-        """The `response.failed` event that ends a stream cut short by an error (the
-        `error_event` fault), for the stream this request's task rendered last.
-
-        Its sequence number comes after every event of the full stream: later than
-        any event sent, whatever the cut.
-        """
-        current = _STREAM.get()
-        if current is None:  # no stream rendered: the API's bare `error` event
-            return sse({"type": "error", "code": error.code or ("rate_limit_exceeded" if status == 429 else
-                                                                 "server_error"),
-                        "message": error.message, "param": error.param, "sequence_number": 0}, "error")
-        request, response_id, total = current
-        return failed_event(error, request, response_id, total, status)
+    def render_stream_error(self, status: int, error: ErrorInfo, answered: Answered) -> bytes:
+        """The `response.failed` event that ends a stream cut short by an error (the `error_event`
+        fault). Its sequence number comes after every event of the full stream: later than any
+        event sent, whatever the cut."""
+        return failed_event(error, answered.request, answered.response_id, answered.events, status)
 
     def response_object(self, reply: Reply, request: Request, response_id: str) -> dict[str, Any]:
         """The `response` object for a reply: output items, status and usage."""
@@ -436,7 +422,7 @@ def tool_names(tools: list[Any]) -> list[str]:
 # -- stream events
 
 
-def _message_events(event: Callable[..., bytes], index: int, item: dict[str, Any]) -> list[bytes]:
+def _message_events(event: Callable[..., bytes], index: int, item: dict[str, Any], size: int | None) -> list[bytes]:
     item_id = item["id"]
     part = item["content"][0]
     text = part["text"]
@@ -446,7 +432,7 @@ def _message_events(event: Callable[..., bytes], index: int, item: dict[str, Any
         event("response.content_part.added", **where,
               part={"type": "output_text", "text": "", "annotations": [], "logprobs": []}),
     ]
-    for piece in tokens.pieces(text):
+    for piece in tokens.pieces(text, size):
         events.append(event("response.output_text.delta", **where, delta=piece, logprobs=[]))
     events.append(event("response.output_text.done", **where, text=text, logprobs=[]))
     events.append(event("response.content_part.done", **where, part=part))
@@ -454,7 +440,8 @@ def _message_events(event: Callable[..., bytes], index: int, item: dict[str, Any
     return events
 
 
-def _reasoning_events(event: Callable[..., bytes], index: int, item: dict[str, Any]) -> list[bytes]:
+def _reasoning_events(event: Callable[..., bytes], index: int, item: dict[str, Any],
+                      size: int | None) -> list[bytes]:
     item_id = item["id"]
     added = event("response.output_item.added", output_index=index, item={**item, "summary": []})
     if not item["summary"]:  # no summary asked for: the item alone (with its encrypted content, if included)
@@ -465,7 +452,7 @@ def _reasoning_events(event: Callable[..., bytes], index: int, item: dict[str, A
         added,
         event("response.reasoning_summary_part.added", **where, part={"type": "summary_text", "text": ""}),
     ]
-    for piece in tokens.pieces(text):
+    for piece in tokens.pieces(text, size):
         events.append(event("response.reasoning_summary_text.delta", **where, delta=piece))
     events.append(event("response.reasoning_summary_text.done", **where, text=text))
     events.append(event("response.reasoning_summary_part.done", **where, part={"type": "summary_text", "text": text}))

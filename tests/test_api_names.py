@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from fakellm.config import ConfigError, parse_config
+from fakellm.server.app import FakeLLMApp
 from helpers import anthropic_client, app_from, openai_client
 
 FAMILY = """
@@ -43,7 +46,19 @@ def test_one_endpoint_matches_only_itself(endpoint):
         assert hit == (name == endpoint), (name, value)
 
 
-def test_unknown_api_name_is_a_config_error():
+def test_unknown_api_name_is_a_config_error_when_the_server_takes_the_config():
+    config = parse_config("rules:\n  - name: typo\n    when: {api: openai.embedding}\n", "t.yaml")
     with pytest.raises(ConfigError) as info:
-        parse_config("rules: [{when: {api: openai.embedding}}]", "t.yaml")
+        FakeLLMApp(config)
+    assert str(info.value).startswith("t.yaml:3:17: rules[0] (typo).when.api: unknown api 'openai.embedding'")
     assert "did you mean 'openai.embeddings'" in str(info.value)
+    app = app_from(None)
+    with pytest.raises(ConfigError):
+        asyncio.run(app.use_config(config))
+    assert openai_client(app).chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_an_api_name_of_the_wrong_shape_is_a_validation_error():
+    with pytest.raises(ConfigError) as info:
+        parse_config("rules: [{when: {api: 'OpenAI Chat'}}]", "t.yaml")
+    assert "is not an API name" in str(info.value)

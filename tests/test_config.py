@@ -15,6 +15,8 @@ import pytest
 from helpers import anthropic_client, app_from, openai_client, raw_client
 
 from fakellm.config import ConfigError, config_from_data, load_config, parse_config
+from fakellm.config.schema import check_apis
+from fakellm.providers import registry
 
 MODEL = "gpt-4o-mini"
 CLAUDE = "claude-test-model"
@@ -44,8 +46,9 @@ def clients(config):
 
 
 def problems(text: str) -> list[str]:
+    """What a server (or `fakellm check`) reports for a config: validation, then the API names."""
     with pytest.raises(ConfigError) as info:
-        parse_config(textwrap.dedent(text).lstrip("\n"), "fakellm.yaml")
+        check_apis(parse_config(textwrap.dedent(text).lstrip("\n"), "fakellm.yaml"), registry.KNOWN_APIS)
     return [str(p) for p in info.value.problems]
 
 

@@ -39,8 +39,9 @@ def init(path: Path) -> None:
 
 def _load(config: Path | None):
     """The config to serve and its path (None for the built-in starter)."""
-    from .config.schema import ConfigError, load_config
+    from .config.schema import ConfigError, check_apis, load_config
     from .config.starter import STARTER_NAME, starter_config
+    from .providers import registry
 
     path = config
     if path is None and Path(DEFAULT_CONFIG).exists():
@@ -50,7 +51,9 @@ def _load(config: Path | None):
                    f"(`fakellm init` writes it to a file you can edit).", err=True)
         return starter_config(), None
     try:
-        return load_config(path), path
+        cfg = load_config(path)
+        check_apis(cfg, registry.KNOWN_APIS)
+        return cfg, path
     except ConfigError as e:
         click.echo(f"fakellm: {path} has {len(e.problems)} problem(s):", err=True)
         for problem in e.problems:
@@ -68,8 +71,9 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
     """Start the mock server."""
     import uvicorn
 
-    from .server.app import FakeLLMApp
     from .engine.tokens import load_accurate_encoding
+    from .providers import registry
+    from .server.app import FakeLLMApp
 
     cfg, path = _load(config)
     if reload and path is None:
@@ -100,11 +104,8 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
             click.echo(
                 f"fakellm {__version__} serving {rules} rule(s) from {source}"
                 + (" (reloading on change)" if reload else "")
-                + f"\n  OpenAI base URL:    {base}/v1"
-                + f"\n  Anthropic base URL: {base}"
-                + f"\n  Gemini base URL:    {base}"
-                + f"\n  Ollama host:        {base}"
-                + f"\n  Dashboard:          {base}/_fakellm"
+                + "".join(f"\n  {label + ':':<20}{url}" for label, url in registry.base_urls(base))
+                + f"\n  {'Dashboard:':<20}{base}/_fakellm"
                 + f"\nfakellm ready on {base}",
             )
             sys.stdout.flush()
@@ -130,11 +131,13 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
               show_default=True, help="Config file to check.")
 def check(config: Path) -> None:
     """Validate a config: exit 0 when it is valid, 2 with every problem when not."""
-    from .config.schema import ConfigError, load_config
     from .config.lint import lint
+    from .config.schema import ConfigError, check_apis, load_config
+    from .providers import registry
 
     try:
         cfg = load_config(config)
+        check_apis(cfg, registry.KNOWN_APIS)
     except ConfigError as e:
         click.echo(f"{config}: {len(e.problems)} problem(s)", err=True)
         for problem in e.problems:

@@ -14,6 +14,7 @@ from ..config.schema import ConfigError, parse_config
 from ..asgi import JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
 from ..server.router import Handler as RouteHandler
 from ..server.router import Router
+from ..providers import registry
 
 if TYPE_CHECKING:
     from ..server.app import FakeLLMApp
@@ -213,10 +214,10 @@ async def put_config(app: FakeLLMApp, scope, receive, params):
         raise AdminError(400, "the config must be UTF-8 YAML or JSON text") from None
     try:
         config = parse_config(text, "PUT /_fakellm/config")
+        await app.use_config(config)
     except ConfigError as e:
         raise AdminError(400, "invalid config; still serving the previous one",
                          problems=[p.as_dict() for p in e.problems]) from None
-    await app.use_config(config)
     return _json(200, {"replaced": True, "rules": len(config.rules)})
 
 
@@ -243,8 +244,7 @@ async def index(app: FakeLLMApp, scope, receive, params):
     return _json(200, {
         "name": "fakellm",
         "version": __version__,
-        "openai_base_url": "/v1",
-        "anthropic_base_url": "/",
+        **{f"{family.name}_base_url": family.base_path or "/" for family in registry.FAMILIES},
         "dashboard": "/_fakellm",
     })
 

@@ -16,7 +16,6 @@ from typing import Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..engine.apis import KNOWN_APIS
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -26,6 +25,10 @@ _HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
 
 # The roles a request's messages can have, whatever the provider calls them.
 MESSAGE_ROLES = ("user", "assistant", "system", "developer", "tool", "function")
+
+
+# `openai` or `openai.chat`: a family, or one of its endpoints.
+_API_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?")
 
 
 class _Strict(BaseModel):
@@ -258,10 +261,10 @@ class WhenSpec(_Strict):
 
     @field_validator("api")
     @classmethod
-    def _known_api(cls, v: str | None) -> str | None:
-        if v is not None and v not in KNOWN_APIS:
-            hint = _did_you_mean(v, KNOWN_APIS)
-            raise ValueError(f"unknown api {v!r}{hint}; known: {', '.join(sorted(KNOWN_APIS))}")
+    def _api_name(cls, v: str | None) -> str | None:
+        # Which names exist is the providers' to say: `check_apis`, when the server takes the config.
+        if v is not None and _API_NAME.fullmatch(v) is None:
+            raise ValueError(f"api {v!r} is not an API name: a family (`openai`) or an endpoint (`openai.chat`)")
         return v
 
     @field_validator("messages_match")
@@ -408,6 +411,9 @@ class Config:
     source: str = "<config>"
     text: str | None = None  # the YAML/JSON text it was loaded from, if any
     warnings: list[Problem] = field(default_factory=list)
+    # Where each key stood in the text, and the data as loaded: for problems found after validation.
+    marks: dict[tuple, tuple[int, int]] = field(default_factory=dict, repr=False)
+    data: Any = field(default=None, repr=False)
 
     @property
     def rules(self) -> list[RuleSpec]:
@@ -453,7 +459,26 @@ def _validate(data: Any, source: str, marks: dict[tuple, tuple[int, int]], text:
         spec = ConfigSpec.model_validate(data)
     except ValidationError as e:
         raise ConfigError(_problems_from(e, data, source, marks)) from None
-    return Config(spec=spec, source=source, text=text)
+    return Config(spec=spec, source=source, text=text, marks=marks, data=data)
+
+
+def check_apis(config: Config, known: frozenset[str]) -> None:
+    """Every `when.api` names an API the server speaks (`known`: the provider registry's names).
+
+    Checked when the server takes a config, not while validating it: the config sits below
+    the providers and does not know them. Raises ConfigError, with positions, like validation.
+    """
+    problems = []
+    for i, rule in enumerate(config.rules):
+        api = rule.when.api if rule.when is not None else None
+        if api is not None and api not in known:
+            path = ("rules", i, "when", "api")
+            line, col = config.marks.get(path, (None, None))
+            where = _describe(path, config.data) if config.data is not None else f"rules[{i}].when.api"
+            problems.append(Problem(config.source, line, col, f"{where}: unknown api {api!r}"
+                                    f"{_did_you_mean(api, known)}; known: {', '.join(sorted(known))}"))
+    if problems:
+        raise ConfigError(problems)
 
 
 class _MarkingLoader(yaml.SafeLoader):

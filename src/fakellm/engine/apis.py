@@ -1,27 +1,8 @@
-"""The API surfaces fakellm speaks, as named in `when.api`.
-
-A request's api is "family.endpoint" (e.g. "openai.chat"); `when.api` may name
-the family ("openai") or one endpoint ("openai.chat").
-"""
+"""How `when.api` names the APIs: a request's api is "family.endpoint" (e.g. "openai.chat");
+`when.api` may name the family ("openai") or one endpoint. Which names exist, the provider
+registry says (`providers.registry.KNOWN_APIS`)."""
 
 from __future__ import annotations
-
-ENDPOINTS = frozenset({
-    "openai.chat",
-    "openai.responses",
-    "openai.completions",
-    "openai.embeddings",
-    "anthropic.messages",
-    "gemini.generate",
-    "gemini.embed",
-    "ollama.chat",
-    "ollama.generate",
-    "ollama.embed",
-})
-
-FAMILIES = frozenset(name.split(".", 1)[0] for name in ENDPOINTS)
-
-KNOWN_APIS = ENDPOINTS | FAMILIES
 
 
 def api_matches(wanted: str, actual: str) -> bool:

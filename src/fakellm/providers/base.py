@@ -101,8 +101,8 @@ class Family:
     # For the CLI banner and the test harness: the base URL its SDKs want, from the server's root URL,
     # and the environment variables that point a client built without arguments at the server.
     base_path: str = ""
+    base_url_label: str = ""  # e.g. "OpenAI base URL"
     sdk_environ: Callable[[str], dict[str, str]] = lambda root: {}
-    display_name: str = ""
     # A 404 that explains a near miss better than "unknown path" (method, path) -> message or None.
     advice: Callable[[str, str], str | None] = lambda method, path: None
 

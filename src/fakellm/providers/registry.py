@@ -9,10 +9,10 @@ from .gemini.family import FAMILY as GEMINI
 from .ollama.family import FAMILY as OLLAMA
 from .openai.family import FAMILY as OPENAI
 
-# The order matters where families overlap: the first whose `owns_path` holds gives an unknown
-# path's error shape, and the first whose model listing `claims` a request answers GET /v1/models.
-# OpenAI, which claims everything, comes last: it is the default.
-FAMILIES: tuple[Family, ...] = (ANTHROPIC, GEMINI, OLLAMA, OPENAI)
+# In the order the banner and the docs list them. Where families overlap (an unknown path's
+# error shape, the shared GET /v1/models), the first other than DEFAULT that claims it wins,
+# then DEFAULT, which claims everything.
+FAMILIES: tuple[Family, ...] = (OPENAI, ANTHROPIC, GEMINI, OLLAMA)
 DEFAULT = OPENAI
 
 API_NAMES: frozenset[str] = frozenset(api for family in FAMILIES for api in family.apis)
@@ -30,17 +30,23 @@ def family_of_api(api: str) -> Family | None:
 
 def family_of_path(path: str) -> Family:
     """The family whose error shape an unknown path under it gets."""
-    return next(family for family in FAMILIES if family.owns_path(path))
+    return next((f for f in FAMILIES if f is not DEFAULT and f.owns_path(path)), DEFAULT)
 
 
 def family_of_listing(headers: dict[str, str]) -> Family:
     """Whose SDK asks for the shared model listing."""
-    return next(family for family in FAMILIES if family.models is not None and family.models.claims(headers))
+    return next((f for f in FAMILIES if f is not DEFAULT and f.models is not None and f.models.claims(headers)),
+                DEFAULT)
 
 
 def sdk_environ(root: str) -> dict[str, str]:
     """Environment variables that point SDK clients built without arguments at a server at `root`."""
     out: dict[str, str] = {}
-    for family in FAMILIES[::-1]:  # in the order users know them: OpenAI first
+    for family in FAMILIES:
         out.update(family.sdk_environ(root))
     return out
+
+
+def base_urls(root: str) -> list[tuple[str, str]]:
+    """(label, URL) of what each family's SDK wants as its base URL, for a server at `root`."""
+    return [(family.base_url_label, root + family.base_path) for family in FAMILIES]

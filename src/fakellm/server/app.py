@@ -17,7 +17,7 @@ import orjson
 from ..traffic import delivery
 from . import routes
 from ..admin.metrics import Metrics
-from ..config.schema import Config, ConfigError, load_config
+from ..config.schema import Config, ConfigError, check_apis, load_config
 from ..engine.catalog import Catalog
 from ..engine.engine import CONVERSATION_HEADER, Engine, bounds_of, input_tokens
 from ..providers import registry
@@ -43,6 +43,7 @@ class FakeLLMApp:
 
     def __init__(self, config: Config, config_path: str | Path | None = None, *, watch: bool = False,
                  store: Store | None = None):
+        check_apis(config, registry.KNOWN_APIS)
         self.store: Store = store if store is not None else MemoryStore(bounds_of(config), registry.REDACTED_HEADERS)
         self.engine = Engine(config, self.store, self._traffic)
         self.config_path = Path(config_path) if config_path is not None else None
@@ -84,6 +85,7 @@ class FakeLLMApp:
             raise ConfigError([])
         try:
             config = load_config(self.config_path)
+            check_apis(config, registry.KNOWN_APIS)
         except ConfigError as e:
             self.reload_failures += 1
             self.last_reload_error = [p.as_dict() for p in e.problems]
@@ -92,6 +94,8 @@ class FakeLLMApp:
         return config
 
     async def use_config(self, config: Config) -> None:
+        """Serve `config` from now on; raises ConfigError (serving the old one) if it names an unknown API."""
+        check_apis(config, registry.KNOWN_APIS)
         await self.engine.use_config(config)
         self.reloads += 1
         self.last_reload_error = None

@@ -26,6 +26,7 @@ from typing import Any, Awaitable, Callable, Coroutine, Iterable, Mapping, TypeV
 import uvicorn
 
 from ..config.schema import Config, ConfigError, Problem, config_from_data, load_config
+from ..providers import registry
 from ..server.app import FakeLLMApp
 from ..store.base import JournalEntry, redact
 
@@ -379,14 +380,7 @@ class FakeLLM:
 
     def environ(self) -> dict[str, str]:
         """Environment variables that point SDK clients built without arguments at this server."""
-        return {
-            "OPENAI_BASE_URL": self.openai_base_url,
-            "OPENAI_API_KEY": "sk-fakellm",
-            "ANTHROPIC_BASE_URL": self.anthropic_base_url,
-            "ANTHROPIC_API_KEY": "sk-ant-fakellm",
-            "GOOGLE_GEMINI_BASE_URL": self.gemini_base_url,
-            "GEMINI_API_KEY": "fakellm",
-        }
+        return registry.sdk_environ(self.url)
 
     # -- state, always touched on the server's loop
 

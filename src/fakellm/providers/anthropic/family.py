@@ -47,5 +47,5 @@ FAMILY = Family(
     rate_limit_headers=rate_limit_headers,
     base_path="",
     sdk_environ=lambda root: {"ANTHROPIC_BASE_URL": root, "ANTHROPIC_API_KEY": "sk-ant-fakellm"},
-    display_name="Anthropic",
+    base_url_label="Anthropic base URL",
 )

@@ -23,6 +23,6 @@ FAMILY = Family(
                         get=lambda call: routes.get_model(call.catalog, call.params["model_id"], "v1")),
     base_path="",
     sdk_environ=lambda root: {"GOOGLE_GEMINI_BASE_URL": root, "GEMINI_API_KEY": "fakellm"},
-    display_name="Gemini",
+    base_url_label="Gemini base URL",
     advice=lambda method, path: routes.missing_version(path) if method == "POST" else None,
 )

@@ -12,5 +12,5 @@ FAMILY = Family(
     owns_path=routes.belongs_to_ollama,
     error=lambda status, message, request_id: routes.error(status, message),
     base_path="",
-    display_name="Ollama",
+    base_url_label="Ollama host",
 )

@@ -34,5 +34,5 @@ FAMILY = Family(
     rate_limit_headers=rate_limit_headers,
     base_path="/v1",
     sdk_environ=lambda root: {"OPENAI_BASE_URL": root + "/v1", "OPENAI_API_KEY": "sk-fakellm"},
-    display_name="OpenAI",
+    base_url_label="OpenAI base URL",
 )

@@ -139,10 +139,52 @@ class Adapter(Protocol):
     #     `data: {"error": {...}}`.
 
 
+def bucket_headers(report: BucketReport, requests: tuple[str, str, str], tokens: tuple[str, str, str],
+                   reset: Callable[[float], str]) -> dict[str, str]:
+    """A provider's rate-limit headers: (limit, remaining, reset) names for the request bucket and
+    for the token bucket, each sent when the limit has that bucket; `reset` formats the wait."""
+    out: dict[str, str] = {}
+    for names, limit, left, wait in ((requests, report.requests_limit, report.requests_left, report.requests_reset_s),
+                                     (tokens, report.tokens_limit, report.tokens_left, report.tokens_reset_s)):
+        if limit is not None:
+            out[names[0]], out[names[1]], out[names[2]] = str(limit), str(left), reset(wait)
+    return out
+
+
 def text_pieces(reply: Reply, text: str) -> list[str]:
     """A stream's text pieces: token-sized, or `chunk_size` characters when the reply's plan sets it."""
     plan = reply.delivery
     return tokens.pieces(text, plan.chunk_size if plan is not None else None)
+
+
+def parts_text(content: Any, where: str, *, text_types: frozenset[str] = frozenset({"text"}), null: bool = True,
+               index: str = "[{}]", noun: str = "content part", missing: str = "Input should be a valid string",
+               shape: str = "Input should be a string or an array of content parts") -> str:
+    """The text of a content value as the providers send it: a string, or a list of typed parts whose
+    text parts are joined with spaces (other parts carry no text). `null` allows None (no text).
+
+    The rest says how the provider words its 400s: `index` formats a part's place after `where`
+    ("[{}]" or ".{}"), `noun` names a part, `missing` says a text part has no string `text`,
+    `shape` says the value is neither a string nor a list. A `refusal` part's text is its `refusal`.
+    """
+    if content is None and null:
+        return ""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise InvalidRequest(f"{where}: {shape}", param=where)
+    texts = []
+    for i, part in enumerate(content):
+        here = where + index.format(i)
+        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+            raise InvalidRequest(f"{here}: each {noun} must be an object with a 'type'", param=here)
+        kind = part["type"]
+        if kind in text_types:
+            text = part.get("refusal" if kind == "refusal" else "text")
+            if not isinstance(text, str):
+                raise InvalidRequest(f"{here}.text: {missing}", param=f"{here}.text")
+            texts.append(text)
+    return " ".join(texts)
 
 
 def dumps(value: Any) -> bytes:

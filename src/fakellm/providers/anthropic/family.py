@@ -7,25 +7,19 @@ import time
 from datetime import datetime, timezone
 
 from ...model import ErrorInfo
-from ..base import BucketReport, Family, ModelListing
+from ..base import BucketReport, Family, ModelListing, bucket_headers
 from . import models, routes
 from .messages import error_body
 
 
 def rate_limit_headers(report: BucketReport) -> dict[str, str]:
-    """`anthropic-ratelimit-*`, resets as the UTC time the bucket is full again."""
-    out: dict[str, str] = {}
-    if report.requests_limit is not None:
-        out["anthropic-ratelimit-requests-limit"] = str(report.requests_limit)
-        out["anthropic-ratelimit-requests-remaining"] = str(report.requests_left)
-        out["anthropic-ratelimit-requests-reset"] = rfc3339_after(report.requests_reset_s)
-    if report.tokens_limit is not None:
-        # One bucket for input and output: the tokens-* headers report it, as the
-        # most restrictive of Anthropic's input and output limits.
-        out["anthropic-ratelimit-tokens-limit"] = str(report.tokens_limit)
-        out["anthropic-ratelimit-tokens-remaining"] = str(report.tokens_left)
-        out["anthropic-ratelimit-tokens-reset"] = rfc3339_after(report.tokens_reset_s)
-    return out
+    """`anthropic-ratelimit-*`, resets as the UTC time the bucket is full again. One bucket serves
+    input and output: the tokens-* headers report it, as the most restrictive of Anthropic's
+    input and output limits."""
+    return bucket_headers(report, ("anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining",
+                                   "anthropic-ratelimit-requests-reset"),
+                          ("anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-remaining",
+                           "anthropic-ratelimit-tokens-reset"), rfc3339_after)
 
 
 def rfc3339_after(seconds: float) -> str:

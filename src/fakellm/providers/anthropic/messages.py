@@ -7,7 +7,7 @@ import json
 from typing import Any, TYPE_CHECKING
 
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from ..base import InvalidRequest, check, dumps, fragments, positive_int, require, split_json, sse, text_pieces
+from ..base import InvalidRequest, check, dumps, fragments, parts_text, positive_int, require, split_json, sse, text_pieces
 
 if TYPE_CHECKING:
     from ...traffic.delivery import Answered
@@ -53,22 +53,8 @@ def _block_text(block: dict[str, Any]) -> str:
 
 
 def _tool_result_text(content: Any, where: str) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for k, block in enumerate(content):
-            if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-                raise InvalidRequest(f"{where}.{k}: each content block must be an object with a 'type'",
-                                     param=f"{where}.{k}")
-            if block["type"] == "text":
-                if not isinstance(block.get("text"), str):
-                    raise InvalidRequest(f"{where}.{k}.text: Field required", param=f"{where}.{k}.text")
-                texts.append(block["text"])
-        return " ".join(texts)
-    raise InvalidRequest(f"{where}: Input should be a string or a list of content blocks", param=where)
+    return parts_text(content, where, index=".{}", noun="content block", missing="Field required",
+                      shape="Input should be a string or a list of content blocks")
 
 
 def system_text(system: Any) -> str:

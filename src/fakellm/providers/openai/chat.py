@@ -9,7 +9,8 @@ import orjson
 
 from ...engine import tokens
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from ..base import InvalidRequest, TextMemo, check, dumps, fragments, positive_int, require, split_json, stop_list, text_pieces
+from ..base import (InvalidRequest, TextMemo, check, dumps, fragments, parts_text,
+                   positive_int, require, split_json, stop_list, text_pieces)
 
 if TYPE_CHECKING:
     from ...traffic.delivery import Answered
@@ -55,22 +56,7 @@ def error_body(status: int, error: ErrorInfo) -> bytes:
 
 def text_of(content: Any, where: str) -> str:
     """Text of a message's content: a string, null, or an array of parts."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for i, part in enumerate(content):
-            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-                raise InvalidRequest(f"{where}[{i}]: each content part must be an object with a 'type'", param=where)
-            if part["type"] == "text":
-                text = part.get("text")
-                if not isinstance(text, str):
-                    raise InvalidRequest(f"{where}[{i}].text: Input should be a valid string", param=f"{where}[{i}].text")
-                texts.append(text)
-        return " ".join(texts)
-    raise InvalidRequest(f"{where}: Input should be a string or an array of content parts", param=where)
+    return parts_text(content, where)
 
 
 _PLAIN_ROLES = frozenset({"system", "developer", "user"})

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 from ...model import ErrorInfo
 from ...traffic.ratelimit import go_duration
-from ..base import BucketReport, Family, ModelListing
+from ..base import BucketReport, Family, ModelListing, bucket_headers
 from . import models, routes
 from .chat import error_body
 
 
 def rate_limit_headers(report: BucketReport) -> dict[str, str]:
     """`x-ratelimit-*`, resets as Go durations."""
-    out: dict[str, str] = {}
-    if report.requests_limit is not None:
-        out["x-ratelimit-limit-requests"] = str(report.requests_limit)
-        out["x-ratelimit-remaining-requests"] = str(report.requests_left)
-        out["x-ratelimit-reset-requests"] = go_duration(report.requests_reset_s)
-    if report.tokens_limit is not None:
-        out["x-ratelimit-limit-tokens"] = str(report.tokens_limit)
-        out["x-ratelimit-remaining-tokens"] = str(report.tokens_left)
-        out["x-ratelimit-reset-tokens"] = go_duration(report.tokens_reset_s)
-    return out
+    return bucket_headers(report, ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
+                                   "x-ratelimit-reset-requests"),
+                          ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"),
+                          go_duration)
 
 
 FAMILY = Family(

@@ -25,7 +25,7 @@ from ...engine.engine import resolve_stored
 from ...model import LENGTH, ErrorInfo, Message, Reply, Request, ToolCall
 from ...store.base import StoredResponse
 from ...traffic.delivery import Answered
-from ..base import Call, InvalidRequest, check, dumps, positive_int, require, split_json, sse
+from ..base import Call, InvalidRequest, check, dumps, parts_text, positive_int, require, split_json, sse
 from .chat import error_body
 
 ROLES = ("user", "assistant", "system", "developer")
@@ -379,21 +379,8 @@ def _check_sealed(sealed: Any, item_id: Any, where: str) -> None:
 
 def content_text(content: Any, where: str) -> str:
     """Text of a message's content (or a tool output): a string or an array of parts."""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise InvalidRequest(f"{where}: Input should be a valid string or a valid array of content parts", param=where)
-    texts = []
-    for j, part in enumerate(content):
-        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-            raise InvalidRequest(f"{where}[{j}]: each content part must be an object with a 'type'",
-                                 param=f"{where}[{j}]")
-        if part["type"] in TEXT_PARTS:
-            text = part.get("refusal" if part["type"] == "refusal" else "text")
-            if not isinstance(text, str):
-                raise InvalidRequest(f"{where}[{j}].text: Input should be a valid string", param=f"{where}[{j}].text")
-            texts.append(text)
-    return " ".join(texts)
+    return parts_text(content, where, text_types=TEXT_PARTS, null=False,
+                      shape="Input should be a valid string or a valid array of content parts")
 
 
 def _string(item: dict[str, Any], key: str, where: str) -> str:

@@ -17,6 +17,7 @@ import httpx2
 import openai
 
 from fakellm.config import config_from_data, parse_config
+from fakellm.app import build_app
 from fakellm.server.app import FakeLLMApp
 
 BASE = "http://fakellm.test"
@@ -60,7 +61,7 @@ def app_from(config: str | dict[str, Any] | None = None) -> FakeLLMApp:
     if config is None:
         config = {}
     cfg = parse_config(config, "test.yaml") if isinstance(config, str) else config_from_data(config, "test")
-    return FakeLLMApp(cfg)
+    return build_app(cfg)
 
 
 def openai_client(app: FakeLLMApp, **kw: Any) -> openai.OpenAI:

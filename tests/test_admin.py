@@ -7,7 +7,7 @@ import openai
 import pytest
 from helpers import Served, anthropic_client, app_from, openai_client, raw_client
 
-from fakellm.server.app import create_app
+from fakellm.app import create_app
 
 MODEL = "gpt-4o-mini"
 CONFIG = """

@@ -8,7 +8,7 @@ import time
 import httpx
 from helpers import Served, app_from, openai_client, raw_client
 
-from fakellm.server.app import create_app
+from fakellm.app import create_app
 
 RULES = """
 rules:

@@ -10,7 +10,7 @@ import pytest
 from helpers import Served, anthropic_client, app_from, openai_client, raw_client
 from prometheus_client.parser import text_string_to_metric_families
 
-from fakellm.server.app import create_app
+from fakellm.app import create_app
 
 RULES = r"""
 rules:

@@ -73,14 +73,14 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
 
     from .engine.tokens import load_accurate_encoding
     from .providers import registry
-    from .server.app import FakeLLMApp
+    from .app import build_app
 
     cfg, path = _load(config)
     if reload and path is None:
         click.echo("--reload needs a config file; there is none to watch.", err=True)
         sys.exit(2)
     load_accurate_encoding()
-    app = FakeLLMApp(cfg, path, watch=reload)
+    app = build_app(cfg, path, watch=reload)
     rules = len(cfg.rules)
     source = path if path is not None else cfg.source
 

@@ -10,13 +10,12 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import orjson
 
 from ..traffic import delivery
 from . import routes
-from ..admin.metrics import Metrics
 from ..config.schema import Config, ConfigError, check_apis, load_config
 from ..engine.catalog import Catalog
 from ..engine.engine import CONVERSATION_HEADER, Engine, bounds_of, input_tokens
@@ -27,6 +26,7 @@ from ..traffic.policy import TrafficPolicy
 from ..asgi import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
 from ..model import ErrorInfo, Refusal, Reply
 from ..providers.base import Adapter, InvalidRequest
+from .metrics import Metrics
 from .router import Router
 
 log = logging.getLogger("fakellm")
@@ -35,14 +35,16 @@ _CONV_HEADER = CONVERSATION_HEADER.encode()
 
 
 class FakeLLMApp:
-    """The fakellm server as an ASGI callable.
+    """The fakellm server as an ASGI callable: the providers' routes through the engine.
 
     `config_path` is what `POST /_fakellm/reload` re-reads; without one the app
-    serves the config it was given until replaced over the admin API.
+    serves the config it was given until replaced over the admin API. `store`
+    holds its state (a MemoryStore unless given). fakellm/app.py builds the whole
+    server, with the admin API and dashboard.
     """
 
     def __init__(self, config: Config, config_path: str | Path | None = None, *, watch: bool = False,
-                 store: Store | None = None):
+                 store: Store | None = None, extensions: Sequence[Callable[[Router], None]] = ()):
         check_apis(config, registry.KNOWN_APIS)
         self.store: Store = store if store is not None else MemoryStore(bounds_of(config), registry.REDACTED_HEADERS)
         self.engine = Engine(config, self.store, self._traffic)
@@ -57,6 +59,8 @@ class FakeLLMApp:
         self.last_reload_error: list[dict[str, Any]] | None = None
         self.router = Router()
         routes.install(self, self.router)
+        for install in extensions:  # routes beyond the providers' (the admin API: see fakellm/app.py)
+            install(self.router)
         self._watcher: asyncio.Task | None = None
 
     @property
@@ -293,14 +297,3 @@ def _json_kind(value: Any) -> str:
     if value is None:
         return "null"
     return type(value).__name__
-
-
-def create_app(config: Config | str | Path | None = None, *, watch: bool = False) -> FakeLLMApp:
-    """Build the app from a Config, a config file path, or the built-in starter config."""
-    from ..config.starter import starter_config
-
-    if config is None:
-        return FakeLLMApp(starter_config())
-    if isinstance(config, Config):
-        return FakeLLMApp(config)
-    return FakeLLMApp(load_config(config), config, watch=watch)

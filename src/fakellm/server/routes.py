@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Awaitable
 
-from ..admin import api as admin
 from ..providers import registry
 from ..model import ErrorInfo
 from ..providers.base import Adapter, Call, EndpointFn, ErrorRenderer
@@ -68,7 +67,6 @@ def install(app: FakeLLMApp, router: Router) -> None:
     table = RouteTable(router)
     for family in registry.FAMILIES:
         family.install(table, app)
-    admin.register(router)
 
 
 async def no_route(scope: dict[str, Any], receive: Receive, send: Send, allowed: list[str]) -> None:

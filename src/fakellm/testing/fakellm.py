@@ -27,7 +27,7 @@ import uvicorn
 
 from ..config.schema import Config, ConfigError, Problem, config_from_data, load_config
 from ..providers import registry
-from ..server.app import FakeLLMApp
+from ..app import build_app
 from ..store.base import JournalEntry, redact
 
 __all__ = ["FakeLLM", "RecordedRequest", "RecordedToolCall", "RecordedError", "Explanation", "ConditionCheck",
@@ -273,7 +273,7 @@ class FakeLLM:
                  strict: bool | None = None, host: str = "127.0.0.1", port: int = 0):
         cfg = build_config(config, rules=rules, strict=strict)
         path = Path(config) if isinstance(config, (str, Path)) else None
-        self.app = FakeLLMApp(cfg, path)
+        self.app = build_app(cfg, path)
         self.host = host
         self._requested_port = port
         self._port: int | None = None

@@ -184,9 +184,9 @@ class Engine:
         return f"{self._id_prefix}{next(self._ids):08x}"
 
     async def handle(self, request: Request, raw_body: bytes | None = None) -> tuple[Reply, JournalEntry]:
-        """Answer one request. Returns the reply and its journal entry, not yet recorded (the server
-        records it once the reply's tool call ids are known). Raises `Refusal` for a request the
-        API would refuse before answering (a stored item it names does not exist)."""
+        """Answer one request. Returns the reply and its journal entry, not yet recorded: `finish`
+        records it once the reply is rendered (and its tool call ids known). Raises `Refusal` for a
+        request the API would refuse before answering (a stored item it names does not exist)."""
         now = time.time()
         if request.continues is not None or request.item_refs:
             await resolve_stored(self.store, request)
@@ -253,6 +253,16 @@ class Engine:
         if reply.error is not None:
             entry.error = (reply.error.message, reply.error.type, reply.error.code)
         return reply, entry
+
+    async def finish(self, reply: Reply, entry: JournalEntry) -> JournalEntry:
+        """After the reply is rendered: record its journal entry (with the tool call ids the client
+        got) and keep what the store keeps of it (a stored Responses response)."""
+        if reply.tool_calls:
+            entry.tool_calls = tuple((c.id, c.name, c.arguments) for c in reply.tool_calls)
+        entry = await self.store.record(entry)
+        if reply.stored is not None:
+            await self.store.put_response(reply.stored)
+        return entry
 
     def _no_match(self, explanation: MissExplanation) -> Reply:
         return Reply(

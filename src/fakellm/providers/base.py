@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 import orjson
 
 from ..engine import tokens
-from ..model import ErrorInfo, Reply, Request
+from ..model import ErrorInfo, Message, Reply, Request, ToolCall
 from ..store.buckets import BucketReport
 
 if TYPE_CHECKING:
@@ -137,6 +138,38 @@ class Adapter(Protocol):
     #     The provider's mid-stream error event (the `error_event` fault), sent after
     #     the stream has begun with a 200. Without it fakellm sends OpenAI's
     #     `data: {"error": {...}}`.
+
+
+def arguments_text(arguments: Any) -> str:
+    """Tool-call arguments as the engine keeps them, JSON text: a string as sent, anything else
+    (the object a provider sends) serialized."""
+    return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+
+
+def arguments_object(arguments: str) -> dict[str, Any]:
+    """Tool-call arguments for a provider whose wire carries them as an object (Anthropic's `input`,
+    Gemini's `args`, Ollama's `arguments`). The config guarantees JSON text; anything else is wrapped."""
+    try:
+        value = json.loads(arguments) if arguments else {}
+    except ValueError:
+        return {"arguments": arguments}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+@dataclass(slots=True)
+class MessageParts:
+    """What a message's content parts add up to, gathered part by part."""
+
+    texts: list[str] = field(default_factory=list)
+    calls: list[ToolCall] = field(default_factory=list)
+    results: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.texts)
+
+    def message(self, role: str) -> Message:
+        return Message(role=role, text=self.text, tool_calls=self.calls, tool_results=self.results)
 
 
 def bucket_headers(report: BucketReport, requests: tuple[str, str, str], tokens: tuple[str, str, str],

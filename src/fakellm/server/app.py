@@ -221,11 +221,7 @@ class FakeLLMApp:
             else:
                 ctype = JSON
                 body = adapter.render(reply, request, response_id)
-            if reply.tool_calls:
-                entry.tool_calls = tuple((c.id, c.name, c.arguments) for c in reply.tool_calls)
-            entry = await self.store.record(entry)
-            if reply.stored is not None:
-                await self.store.put_response(reply.stored)
+            entry = await engine.finish(reply, entry)
         except Refusal as e:
             await send_response(send, e.status, adapter.render_error(e.status, e.error, request_id), JSON, [id_header])
             return

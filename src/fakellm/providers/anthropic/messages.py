@@ -7,7 +7,8 @@ import json
 from typing import Any, TYPE_CHECKING
 
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from ..base import InvalidRequest, check, dumps, fragments, parts_text, positive_int, require, split_json, sse, text_pieces
+from ..base import (InvalidRequest, MessageParts, arguments_object, arguments_text, check,
+                   dumps, fragments, parts_text, positive_int, require, split_json, sse, text_pieces)
 
 if TYPE_CHECKING:
     from ...traffic.delivery import Answered
@@ -90,9 +91,7 @@ def parse_messages(raw_messages: list[Any]) -> list[Message]:
         if not isinstance(content, list):
             raise InvalidRequest(f"{where}.content: Input should be a valid string or list of content blocks",
                                  param=f"{where}.content")
-        texts: list[str] = []
-        calls: list[ToolCall] = []
-        results: list[str] = []
+        parts = MessageParts()
         for j, block in enumerate(content):
             bwhere = f"{where}.content.{j}"
             if not isinstance(block, dict) or not isinstance(block.get("type"), str):
@@ -101,21 +100,22 @@ def parse_messages(raw_messages: list[Any]) -> list[Message]:
             if kind == "text":
                 if not isinstance(block.get("text"), str):
                     raise InvalidRequest(f"{bwhere}.text: Field required", param=f"{bwhere}.text")
-                texts.append(block["text"])
+                parts.texts.append(block["text"])
             elif kind == "tool_use":
                 if not isinstance(block.get("name"), str):
                     raise InvalidRequest(f"{bwhere}.name: Field required", param=f"{bwhere}.name")
                 tool_input = block.get("input", {})
                 if not isinstance(tool_input, dict):
                     raise InvalidRequest(f"{bwhere}.input: Input should be a valid dictionary", param=f"{bwhere}.input")
-                calls.append(ToolCall(name=block["name"], arguments=json.dumps(tool_input), id=str(block.get("id", ""))))
+                parts.calls.append(ToolCall(name=block["name"], arguments=arguments_text(tool_input),
+                                            id=str(block.get("id", ""))))
             elif kind == "tool_result":
                 if not isinstance(block.get("tool_use_id"), str):
                     raise InvalidRequest(f"{bwhere}.tool_use_id: Field required", param=f"{bwhere}.tool_use_id")
-                results.append(_tool_result_text(block.get("content"), f"{bwhere}.content"))
+                parts.results.append(_tool_result_text(block.get("content"), f"{bwhere}.content"))
             elif kind in ("image", "document") and not isinstance(block.get("source"), dict):
                 raise InvalidRequest(f"{bwhere}.source: Field required", param=f"{bwhere}.source")
-        out.append(Message(role=role, text=" ".join(texts), tool_calls=calls, tool_results=results))
+        out.append(parts.message(role))
     return out
 
 
@@ -196,7 +196,7 @@ class AnthropicMessages:
 
     def _tool_blocks(self, reply: Reply, response_id: str) -> list[tuple[str, ToolCall, Any]]:
         return [
-            (c.id or f"toolu_{response_id}{k}", c, _as_input(c.arguments))
+            (c.id or f"toolu_{response_id}{k}", c, arguments_object(c.arguments))
             for k, c in enumerate(reply.tool_calls)
         ]
 
@@ -277,15 +277,6 @@ class AnthropicMessages:
                    "error")
 
 
-
-
-def _as_input(arguments: str) -> Any:
-    """A tool_use `input` must be an object; config guarantees JSON text."""
-    try:
-        value = json.loads(arguments) if arguments else {}
-    except ValueError:
-        return {"arguments": arguments}
-    return value if isinstance(value, dict) else {"value": value}
 
 
 def signature(thinking: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any, TYPE_CHECKING
 
 from ...engine import tokens
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from ..base import InvalidRequest, dumps, text_pieces
+from ..base import InvalidRequest, MessageParts, arguments_object, arguments_text, dumps, text_pieces
 
 if TYPE_CHECKING:
     from ...traffic.delivery import Answered
@@ -135,9 +135,7 @@ def parse_content(raw: Any, where: str, *, system: bool = False) -> Message:
     if not parts:
         raise InvalidRequest(f"* GenerateContentRequest.{where}.parts: contents.parts must not be empty.",
                              param=f"{where}.parts")
-    texts: list[str] = []
-    calls: list[ToolCall] = []
-    results: list[str] = []
+    gathered = MessageParts()
     for j, part in enumerate(parts):
         pwhere = f"{where}.parts[{j}]"
         if not isinstance(part, dict):
@@ -148,29 +146,29 @@ def parse_content(raw: Any, where: str, *, system: bool = False) -> Message:
                            f"{pwhere}.functionResponse", "an object")
         if text is not None:
             if not part.get("thought"):  # a model's own thoughts are not conversation text
-                texts.append(text)
+                gathered.texts.append(text)
         elif call is not None:
             name = call.get("name")
             if not isinstance(name, str) or not name:
                 raise InvalidRequest(f"* GenerateContentRequest.{pwhere}.function_call.name: Name cannot be empty.",
                                      param=f"{pwhere}.functionCall.name")
             args = _expect(call.get("args"), dict, f"{pwhere}.functionCall.args", "an object") or {}
-            calls.append(ToolCall(name=name, arguments=json.dumps(args, ensure_ascii=False), id=str(call.get("id") or "")))
+            gathered.calls.append(ToolCall(name=name, arguments=arguments_text(args), id=str(call.get("id") or "")))
         elif response is not None:
             name = response.get("name")
             if not isinstance(name, str) or not name:
                 raise InvalidRequest(f"* GenerateContentRequest.{pwhere}.function_response.name: Name cannot be empty.",
                                      param=f"{pwhere}.functionResponse.name")
             result = _expect(response.get("response"), dict, f"{pwhere}.functionResponse.response", "an object")
-            results.append(tool_result_text(result if result is not None else {}))
+            gathered.results.append(tool_result_text(result if result is not None else {}))
     if system:
-        return Message(role="system", text=" ".join(texts))
+        return Message(role="system", text=gathered.text)
     if role == "model":
-        return Message(role="assistant", text=" ".join(texts), tool_calls=calls)
-    if results and not texts:
+        return Message(role="assistant", text=gathered.text, tool_calls=gathered.calls)
+    if gathered.results and not gathered.texts:
         # A turn made only of function responses is the "tool" message of other providers.
-        return Message(role="tool", tool_results=results)
-    return Message(role="user", text=" ".join(texts), tool_results=results)
+        return Message(role="tool", tool_results=gathered.results)
+    return Message(role="user", text=gathered.text, tool_results=gathered.results)
 
 
 def parse_contents(body: dict[str, Any], prefix: str = "") -> list[Message]:
@@ -321,20 +319,11 @@ def _text_parts(reply: Reply, text: str | None) -> list[dict[str, Any]]:
 def _call_parts(reply: Reply) -> list[dict[str, Any]]:
     parts = []
     for call in reply.tool_calls:
-        fc: dict[str, Any] = {"name": call.name, "args": _as_args(call.arguments)}
+        fc: dict[str, Any] = {"name": call.name, "args": arguments_object(call.arguments)}
         if call.id:
             fc["id"] = call.id
         parts.append({"functionCall": fc})
     return parts
-
-
-def _as_args(arguments: str) -> Any:
-    """functionCall.args must be an object; config guarantees JSON text."""
-    try:
-        value = json.loads(arguments) if arguments else {}
-    except ValueError:
-        return {"arguments": arguments}
-    return value if isinstance(value, dict) else {"value": value}
 
 
 def _response(reply: Reply, request: Request, response_id: str, parts: list[dict[str, Any]], *, finish: bool

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, TYPE_CHECKING
 
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from ..base import InvalidRequest, dumps, text_pieces
+from ..base import InvalidRequest, arguments_object, arguments_text, dumps, text_pieces
 
 if TYPE_CHECKING:
     from ...traffic.delivery import Answered
@@ -101,7 +101,7 @@ def _thinking(body: dict[str, Any], where: str) -> bool:
 
 def _arguments(raw: Any, where: str) -> str:
     if isinstance(raw, dict):
-        return json.dumps(raw, ensure_ascii=False)
+        return arguments_text(raw)
     if isinstance(raw, str):  # tolerated: JSON text of an object, as some clients send
         try:
             if isinstance(json.loads(raw), dict):
@@ -214,11 +214,7 @@ class OllamaChat(_Streaming):
 def _tool_calls(reply: Reply) -> list[dict[str, Any]]:
     out = []
     for call in reply.tool_calls:
-        try:
-            args = json.loads(call.arguments) if call.arguments else {}
-        except ValueError:
-            args = {"arguments": call.arguments}
-        out.append({"function": {"name": call.name, "arguments": args if isinstance(args, dict) else {"value": args}}})
+        out.append({"function": {"name": call.name, "arguments": arguments_object(call.arguments)}})
     return out
 
 

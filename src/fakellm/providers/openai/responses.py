@@ -13,7 +13,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import time
 from dataclasses import dataclass
 from itertools import count
@@ -25,7 +24,8 @@ from ...engine.engine import resolve_stored
 from ...model import LENGTH, ErrorInfo, Message, Reply, Request, ToolCall
 from ...store.base import StoredResponse
 from ...traffic.delivery import Answered
-from ..base import Call, InvalidRequest, check, dumps, parts_text, positive_int, require, split_json, sse
+from ..base import (Call, InvalidRequest, arguments_text, check, dumps,
+                   parts_text, positive_int, require, split_json, sse)
 from .chat import error_body
 
 ROLES = ("user", "assistant", "system", "developer")
@@ -299,10 +299,7 @@ def parse_items(items: list[Any]) -> tuple[list[Message], list[tuple[int, str, b
             name = _string(item, "name", where)
             call_id = _string(item, "call_id", where)
             key = "arguments" if kind == "function_call" else "input"
-            args = item.get(key, "")
-            if not isinstance(args, str):
-                args = json.dumps(args)
-            assistant(call=ToolCall(name=name, arguments=args, id=call_id))
+            assistant(call=ToolCall(name=name, arguments=arguments_text(item.get(key, "")), id=call_id))
             continue
         elif kind in ("function_call_output", "custom_tool_call_output"):
             _string(item, "call_id", where)

@@ -14,7 +14,6 @@ import itertools
 from typing import Any
 
 import pytest
-
 from helpers import app_from, openai_client
 
 # name -> (the `when` entry, as the config writes it)

@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 import pytest
-
 from helpers import app_from, raw_client, sse_events
 
 CONFIG = {"rules": [{"name": "hello", "when": {"api": "openai.embeddings"}, "respond": {"embedding": [0.5, 0.25]}},

@@ -71,9 +71,9 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
     """Start the mock server."""
     import uvicorn
 
+    from .app import build_app
     from .engine.tokens import load_accurate_encoding
     from .providers import registry
-    from .app import build_app
 
     cfg, path = _load(config)
     if reload and path is None:

@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 import orjson
 
 from .. import __version__
-from . import dashboard
-from . import metrics
-from ..engine.apis import api_matches
-from ..config.schema import ConfigError, parse_config
 from ..asgi import JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
+from ..config.schema import ConfigError, parse_config
+from ..engine.apis import api_matches
+from ..providers import registry
 from ..server.router import Handler as RouteHandler
 from ..server.router import Router
-from ..providers import registry
+from . import dashboard, metrics
 
 if TYPE_CHECKING:
     from ..server.app import FakeLLMApp

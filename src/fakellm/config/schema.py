@@ -16,7 +16,6 @@ from typing import Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
 # RFC 9110 field names (tokens) and the field values fakellm will send: visible ASCII, spaces and tabs.

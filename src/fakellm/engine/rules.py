@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .answers import Answer
-from .apis import api_matches
 from ..config.schema import Config, RespondSpec, RuleSpec
 from ..model import Message, Request
+from .answers import Answer
+from .apis import api_matches
 
 
 class MatchContext:

@@ -14,18 +14,18 @@ from typing import Any, Callable, Sequence
 
 import orjson
 
-from ..traffic import delivery
-from . import routes
+from ..asgi import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
 from ..config.schema import Config, ConfigError, check_apis, load_config
 from ..engine.catalog import Catalog
 from ..engine.engine import CONVERSATION_HEADER, Engine, bounds_of, input_tokens
+from ..model import ErrorInfo, Refusal, Reply
 from ..providers import registry
+from ..providers.base import Adapter, InvalidRequest
 from ..store.base import Store
 from ..store.memory import MemoryStore
+from ..traffic import delivery
 from ..traffic.policy import TrafficPolicy
-from ..asgi import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
-from ..model import ErrorInfo, Refusal, Reply
-from ..providers.base import Adapter, InvalidRequest
+from . import routes
 from .metrics import Metrics
 from .router import Router
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Awaitable
 
-from ..providers import registry
+from ..asgi import JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
 from ..model import ErrorInfo
+from ..providers import registry
 from ..providers.base import Adapter, Call, EndpointFn, ErrorRenderer
 from .endpoints import json_endpoint
-from ..asgi import JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
 from .router import Router
 
 if TYPE_CHECKING:

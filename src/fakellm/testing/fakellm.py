@@ -25,9 +25,9 @@ from typing import Any, Awaitable, Callable, Coroutine, Iterable, Mapping, TypeV
 
 import uvicorn
 
+from ..app import build_app
 from ..config.schema import Config, ConfigError, Problem, config_from_data, load_config
 from ..providers import registry
-from ..app import build_app
 from ..store.base import JournalEntry, redact
 
 __all__ = ["FakeLLM", "RecordedRequest", "RecordedToolCall", "RecordedError", "Explanation", "ConditionCheck",

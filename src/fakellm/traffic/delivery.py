@@ -41,8 +41,8 @@ from typing import Any, Awaitable
 
 import orjson
 
-from ..config.schema import Config, DefaultsSpec, FaultSpec, RespondSpec
 from ..asgi import Receive, Send, send_response
+from ..config.schema import Config, DefaultsSpec, FaultSpec, RespondSpec
 from ..model import ErrorInfo, Request
 
 # What a `malformed` fault puts where JSON should be.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from ...engine.engine import input_tokens
 from ...model import Request
-from .messages import AnthropicMessages, parse_body
 from ..base import Call, dumps
+from .messages import AnthropicMessages, parse_body
 
 
 def count_tokens(call: Call) -> tuple[int, bytes]:

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from ..base import (InvalidRequest, MessageParts, arguments_object, arguments_text, check,
-                   dumps, fragments, parts_text, positive_int, require, split_json, sse, text_pieces)
+from ..base import (
+    InvalidRequest,
+    MessageParts,
+    arguments_object,
+    arguments_text,
+    check,
+    dumps,
+    fragments,
+    parts_text,
+    positive_int,
+    require,
+    split_json,
+    sse,
+    text_pieces,
+)
 
 if TYPE_CHECKING:
     from ...traffic.delivery import Answered

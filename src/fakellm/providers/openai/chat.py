@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import time
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ...engine import tokens
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from ..base import (InvalidRequest, TextMemo, check, dumps, fragments, parts_text,
-                   positive_int, require, split_json, stop_list, text_pieces)
+from ..base import (
+    InvalidRequest,
+    TextMemo,
+    check,
+    dumps,
+    fragments,
+    parts_text,
+    positive_int,
+    require,
+    split_json,
+    stop_list,
+    text_pieces,
+)
 
 if TYPE_CHECKING:
     from ...traffic.delivery import Answered

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
-from ...engine import tokens
-from ...engine import vectors
+from ...engine import tokens, vectors
 from ...engine.catalog import Catalog
 from ...model import ErrorInfo, Message, Reply, Request
 from ..base import InvalidRequest, check, dumps, positive_int, require

@@ -24,8 +24,7 @@ from ...engine.engine import resolve_stored
 from ...model import LENGTH, ErrorInfo, Message, Reply, Request, ToolCall
 from ...store.base import StoredResponse
 from ...traffic.delivery import Answered
-from ..base import (Call, InvalidRequest, arguments_text, check, dumps,
-                   parts_text, positive_int, require, split_json, sse)
+from ..base import Call, InvalidRequest, arguments_text, check, dumps, parts_text, positive_int, require, split_json, sse
 from .chat import error_body
 
 ROLES = ("user", "assistant", "system", "developer")

@@ -87,6 +87,27 @@ def test_secrets_are_redacted_for_every_auth_header(fresh):
     assert entries[2]["headers"]["x-trace"] == "kept"
 
 
+SECRET_HEADERS = {
+    "cookie": "session=abc", "openai-organization": "org-secret", "openai-project": "proj-secret",
+    "ocp-apim-subscription-key": "apim-secret", "x-amz-security-token": "amz-secret", "x-auth-token": "auth-secret",
+    "helicone-auth": "Bearer helicone-secret", "x-portkey-api-key": "portkey-secret",
+    "x-my-session-id": "sess-secret", "x-client-secret": "client-secret", "x-custom-token": "tok-secret",
+}
+
+
+def test_gateway_and_cloud_secrets_are_redacted_in_the_journal_and_the_python_api(fresh):
+    httpx.post(f"{fresh.openai_base_url}/chat/completions", headers={**SECRET_HEADERS, "x-trace": "kept"},
+               json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})
+    entry = journal(fresh)[-1]
+    dumped = json.dumps(entry)
+    assert [value for value in SECRET_HEADERS.values() if value in dumped] == []
+    assert {name: entry["headers"][name] for name in SECRET_HEADERS} == {name: "[redacted]" for name in SECRET_HEADERS}
+    assert entry["headers"]["x-trace"] == "kept"
+    recorded = fresh.requests[-1]
+    assert all(recorded.headers[name] == "[redacted]" for name in SECRET_HEADERS)
+    assert recorded.headers["x-trace"] == "kept"
+
+
 def test_filters_limit_and_delete(fresh):
     oa = openai.OpenAI(base_url=fresh.openai_base_url, api_key="x", max_retries=0)
     an = anthropic.Anthropic(base_url=fresh.anthropic_base_url, api_key="x", max_retries=0)

@@ -312,6 +312,19 @@ def test_bad_input_gets_an_ollama_400(app, path, body, needle):
         assert ok.status_code == 200 and ok.json()["message"]["content"] == STORY
 
 
+@pytest.mark.parametrize("body,needle", [
+    ({"model": "nomic-embed-text", "input": "hi", "dimensions": 10_000_000}, "between 1 and 8192"),
+    ({"model": "nomic-embed-text", "input": "hi", "dimensions": 2_147_483_648}, "between 1 and 8192"),
+    ({"model": "nomic-embed-text", "input": ["x"] * 2049}, "at most 2048"),
+])
+def test_embed_is_bounded_like_openai_and_gemini(client, body, needle):
+    """A huge `dimensions` or input count is a 400, not a body of hundreds of megabytes."""
+    with pytest.raises(ollama.ResponseError) as info:
+        client.embed(**body)
+    assert info.value.status_code == 400 and needle in info.value.error
+    assert len(client.embed(model="nomic-embed-text", input=["x"] * 2048, dimensions=8192).embeddings) == 2048
+
+
 def test_bad_input_through_the_client(client):
     with pytest.raises(ollama.ResponseError) as info:
         client.chat(model=MODEL, messages=user("x"), options={"num_predict": "many"})

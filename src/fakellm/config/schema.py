@@ -26,6 +26,9 @@ _HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
 MESSAGE_ROLES = ("user", "assistant", "system", "developer", "tool", "function")
 
 
+# Headers that say how the response is framed on the wire: a rule setting them would break it.
+FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+
 # `openai` or `openai.chat`: a family, or one of its endpoints.
 _API_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?")
 
@@ -162,6 +165,9 @@ class RespondSpec(TimingSpec):
         for name, value in v.items():
             if not _HEADER_NAME.fullmatch(name):
                 raise ValueError(f"{name!r} is not a valid HTTP header name")
+            if name.lower() in FRAMING_HEADERS:
+                raise ValueError(f"header {name} cannot be set: fakellm frames the response itself "
+                                 f"({', '.join(sorted(FRAMING_HEADERS))} would break it)")
             if isinstance(value, str) and not _HEADER_VALUE.fullmatch(value):
                 raise ValueError(f"header {name}: the value must be printable ASCII on one line, got {value!r}")
         return v

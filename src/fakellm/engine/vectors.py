@@ -25,6 +25,13 @@ def embed(text: str | bytes, dimensions: int) -> list[float]:
     return array("f", normalize(raw)).tolist()
 
 
+def rule_vectors(fixed: list[float] | list[list[float]], count: int) -> list[list[float]]:
+    """A rule's `respond.embedding` for `count` inputs: one vector for every input, or one per input
+    in order, cycling when there are more inputs than vectors."""
+    rows = fixed if isinstance(fixed[0], list) else [fixed]
+    return [[float(x) for x in rows[i % len(rows)]] for i in range(count)]
+
+
 def normalize(values: array | list[float]) -> list[float]:
     norm = math.sqrt(math.fsum(x * x for x in values))
     if norm == 0.0:  # an all-zero digest is practically impossible; keep it well defined

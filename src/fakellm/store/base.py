@@ -95,8 +95,20 @@ class JournalEntry:
         return orjson.loads(self.body) if isinstance(self.body, bytes) else self.body
 
 
-def redact(headers: Mapping[str, str], names: frozenset[str]) -> dict[str, str]:
-    return {k: ("[redacted]" if k in names else v) for k, v in headers.items()}
+# Headers that carry secrets whatever their provider: named, and any whose name has one of these words.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "openai-organization",
+                            "openai-project", "ocp-apim-subscription-key", "x-amz-security-token", "x-auth-token",
+                            "helicone-auth", "x-portkey-api-key"})
+SECRET_WORDS = ("key", "token", "secret", "auth", "session")
+
+
+def is_secret(name: str, names: frozenset[str] = frozenset()) -> bool:
+    """Whether a (lower-cased) header name carries a secret: shown as "[redacted]", never stored in clear."""
+    return name in names or name in SECRET_HEADERS or any(word in name for word in SECRET_WORDS)
+
+
+def redact(headers: Mapping[str, str], names: frozenset[str] = frozenset()) -> dict[str, str]:
+    return {k: ("[redacted]" if is_secret(k, names) else v) for k, v in headers.items()}
 
 
 @dataclass(slots=True)

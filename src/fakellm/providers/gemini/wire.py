@@ -430,14 +430,12 @@ class GeminiEmbed:
                             generates_text=False, dimensions=dimensions)
 
     def _vectors(self, reply: Reply, request: Request) -> list[list[float]]:
-        from ...engine.vectors import embed
+        from ...engine.vectors import embed, rule_vectors
 
         assert isinstance(request, EmbedRequest)
         fixed = reply.embedding
         if fixed:
-            # A rule's vectors: one for every input, or one per input (cycling, as for OpenAI).
-            rows = fixed if isinstance(fixed[0], list) else [fixed]
-            return [[float(x) for x in rows[i % len(rows)]] for i in range(len(request.messages))]
+            return rule_vectors(fixed, len(request.messages))
         default = self.catalog().embedding_dimensions(request.model)
         return [embed(m.text, dims or default) for m, dims in zip(request.messages, request.dimensions, strict=True)]
 

@@ -253,6 +253,12 @@ class OllamaGenerate(_Streaming):
         return lines
 
 
+# Bounds on one embed request, like OpenAI's (2,048 inputs) and the largest embedding models' sizes:
+# past them a request would build hundreds of megabytes.
+MAX_EMBED_INPUTS = 2048
+MAX_EMBED_DIMENSIONS = 8192
+
+
 class OllamaEmbed:
     """POST /api/embed (`input`: a string or a list) and the legacy /api/embeddings (`prompt`)."""
 
@@ -277,20 +283,20 @@ class OllamaEmbed:
                 texts = []
             else:
                 raise InvalidRequest(f"invalid input type: {_go_type(raw)} (use a string or an array of strings)")
+            if len(texts) > MAX_EMBED_INPUTS:
+                raise InvalidRequest(f"too many inputs: at most {MAX_EMBED_INPUTS} per request, got {len(texts)}")
             dims = _expect(body, "dimensions", int, "int", "EmbedRequest")
-            if dims is not None and dims < 1:
-                raise InvalidRequest(f"dimensions must be positive, got {dims}")
+            if dims is not None and not 1 <= dims <= MAX_EMBED_DIMENSIONS:
+                raise InvalidRequest(f"dimensions must be between 1 and {MAX_EMBED_DIMENSIONS}, got {dims}")
         return Request(api=self.api, model=model, messages=[Message(role="user", text=t) for t in texts],
                        headers=headers, body=body, path=path, generates_text=False)
 
     def _vectors(self, reply: Reply, request: Request) -> list[list[float]]:
-        from ...engine.vectors import embed
+        from ...engine.vectors import embed, rule_vectors
 
         fixed = reply.embedding
         if fixed:
-            # A rule's vectors: one for every input, or one per input (cycling, as for OpenAI).
-            rows = fixed if isinstance(fixed[0], list) else [fixed]
-            return [[float(x) for x in rows[i % len(rows)]] for i in range(len(request.messages))]
+            return rule_vectors(fixed, len(request.messages))
         dims = request.body.get("dimensions") or self.catalog().embedding_dimensions(request.model)
         return [embed(m.text, dims) for m in request.messages]
 

@@ -98,10 +98,8 @@ class OpenAIEmbeddings:
     def render(self, reply: Reply, request: Request, response_id: str) -> bytes:
         assert isinstance(request, EmbeddingsRequest)
         fixed = reply.embedding
-        if fixed and isinstance(fixed[0], list):
-            vectors_out = [fixed[i % len(fixed)] for i in range(len(request.inputs))]
-        elif fixed:
-            vectors_out = [fixed] * len(request.inputs)
+        if fixed:
+            vectors_out = vectors.rule_vectors(fixed, len(request.inputs))
         else:
             vectors_out = [vectors.embed(_seed(item), request.dimensions) for item in request.inputs]
         encode = vectors.to_base64 if request.base64 else (lambda v: v)

@@ -91,7 +91,7 @@ SECRET_HEADERS = {
     "cookie": "session=abc", "openai-organization": "org-secret", "openai-project": "proj-secret",
     "ocp-apim-subscription-key": "apim-secret", "x-amz-security-token": "amz-secret", "x-auth-token": "auth-secret",
     "helicone-auth": "Bearer helicone-secret", "x-portkey-api-key": "portkey-secret",
-    "x-my-session-id": "sess-secret", "x-client-secret": "client-secret", "x-custom-token": "tok-secret",
+    "x-my-session-id": "sess-secret", "x-client-secret": "cs-value-1", "x-custom-token": "tok-secret",
 }
 
 

@@ -115,7 +115,7 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
         host=host,
         port=port,
         loop="auto",
-        http="auto",
+        http=_http_protocol(),
         lifespan="on",
         access_log=False,
         proxy_headers=False,  # a per-request middleware we do not need in a local mock
@@ -124,6 +124,15 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
         timeout_graceful_shutdown=2,
     ))
     server.run()
+
+
+def _http_protocol() -> object:
+    """uvicorn's httptools protocol sending each answer's head and body in one write; else uvicorn's choice."""
+    try:
+        from .server.protocol import HttpToolsHeadWithBody
+    except ImportError:  # no httptools: uvicorn falls back to h11
+        return "auto"
+    return HttpToolsHeadWithBody
 
 
 @main.command()

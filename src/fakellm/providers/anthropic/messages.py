@@ -81,53 +81,61 @@ def system_text(system: Any) -> str:
     raise InvalidRequest("system: Input should be a string or a list of text blocks", param="system")
 
 
+def _block_error(i: int, j: int, message: str, param: str) -> InvalidRequest:
+    where = f"messages.{i}.content.{j}"
+    return InvalidRequest(where + message, param=where + param)
+
+
 def parse_messages(raw_messages: list[Any]) -> list[Message]:
     out = []
     for i, raw in enumerate(raw_messages):
         if type(raw) is dict:  # the common case first: a plain string message
             role, content = raw.get("role"), raw.get("content")
             if type(content) is str and (role == "user" or role == "assistant"):
-                out.append(Message(role=role, text=content))
+                out.append(Message(role, content))
                 continue
-        where = f"messages.{i}"
+        # Error texts name the message (`messages.i`, `messages.i.content.j`); they are built only when raised.
         if not isinstance(raw, dict):
-            raise InvalidRequest(f"{where}: Input should be an object", param=where)
+            raise InvalidRequest(f"messages.{i}: Input should be an object", param=f"messages.{i}")
         role = raw.get("role")
         if role not in ("user", "assistant"):
-            raise InvalidRequest(f"{where}.role: Input should be 'user' or 'assistant'", param=f"{where}.role")
+            raise InvalidRequest(f"messages.{i}.role: Input should be 'user' or 'assistant'",
+                                 param=f"messages.{i}.role")
         if "content" not in raw:
-            raise InvalidRequest(f"{where}.content: Field required", param=f"{where}.content")
+            raise InvalidRequest(f"messages.{i}.content: Field required", param=f"messages.{i}.content")
         content = raw["content"]
         if isinstance(content, str):
-            out.append(Message(role=role, text=content))
+            out.append(Message(role, content))
             continue
         if not isinstance(content, list):
-            raise InvalidRequest(f"{where}.content: Input should be a valid string or list of content blocks",
-                                 param=f"{where}.content")
+            raise InvalidRequest(f"messages.{i}.content: Input should be a valid string or list of content blocks",
+                                 param=f"messages.{i}.content")
         parts = MessageParts()
         for j, block in enumerate(content):
-            bwhere = f"{where}.content.{j}"
             if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-                raise InvalidRequest(f"{bwhere}: each content block must be an object with a 'type'", param=bwhere)
+                raise _block_error(i, j, ": each content block must be an object with a 'type'", "")
             kind = block["type"]
             if kind == "text":
-                if not isinstance(block.get("text"), str):
-                    raise InvalidRequest(f"{bwhere}.text: Field required", param=f"{bwhere}.text")
-                parts.texts.append(block["text"])
+                text = block.get("text")
+                if not isinstance(text, str):
+                    raise _block_error(i, j, ".text: Field required", ".text")
+                parts.texts.append(text)
             elif kind == "tool_use":
-                if not isinstance(block.get("name"), str):
-                    raise InvalidRequest(f"{bwhere}.name: Field required", param=f"{bwhere}.name")
+                name = block.get("name")
+                if not isinstance(name, str):
+                    raise _block_error(i, j, ".name: Field required", ".name")
                 tool_input = block.get("input", {})
                 if not isinstance(tool_input, dict):
-                    raise InvalidRequest(f"{bwhere}.input: Input should be a valid dictionary", param=f"{bwhere}.input")
-                parts.calls.append(ToolCall(name=block["name"], arguments=arguments_text(tool_input),
-                                            id=str(block.get("id", ""))))
+                    raise _block_error(i, j, ".input: Input should be a valid dictionary", ".input")
+                parts.calls.append(ToolCall(name, arguments_text(tool_input), str(block.get("id", ""))))
             elif kind == "tool_result":
                 if not isinstance(block.get("tool_use_id"), str):
-                    raise InvalidRequest(f"{bwhere}.tool_use_id: Field required", param=f"{bwhere}.tool_use_id")
-                parts.results.append(_tool_result_text(block.get("content"), f"{bwhere}.content"))
+                    raise _block_error(i, j, ".tool_use_id: Field required", ".tool_use_id")
+                result = block.get("content")
+                parts.results.append(result if type(result) is str
+                                     else _tool_result_text(result, f"messages.{i}.content.{j}.content"))
             elif kind in ("image", "document") and not isinstance(block.get("source"), dict):
-                raise InvalidRequest(f"{bwhere}.source: Field required", param=f"{bwhere}.source")
+                raise _block_error(i, j, ".source: Field required", ".source")
         out.append(parts.message(role))
     return out
 

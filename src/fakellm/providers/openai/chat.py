@@ -74,12 +74,21 @@ _PLAIN_ROLES = frozenset({"system", "developer", "user"})
 
 
 def _plain_message(raw: Any) -> Message | None:
-    """The common message, `{"role": "user", "content": "text"}`, without the general checks."""
-    if type(raw) is dict and len(raw) == 2:
-        role = raw.get("role")
+    """A message with text content, without the general checks: what `_message` gives for it.
+
+    System, developer and user messages with string content (other keys, such as `name`, are
+    ignored either way), an assistant message with string content and no tool calls, and a tool
+    result with string content. None for anything else.
+    """
+    if type(raw) is dict:
         content = raw.get("content")
-        if type(content) is str and type(role) is str and role in _PLAIN_ROLES:
-            return Message(role=role, text=content)
+        if type(content) is str:
+            role = raw.get("role")
+            if type(role) is str:
+                if role in _PLAIN_ROLES or (role == "assistant" and raw.get("tool_calls") is None):
+                    return Message(role, content)
+                if role == "tool":
+                    return Message("tool", "", [], [content])
     return None
 
 
@@ -145,39 +154,47 @@ class OpenAIChat:
 
     @staticmethod
     def _message(raw: Any, i: int) -> Message:
-        where = f"messages[{i}]"
+        # Error texts name the message (`messages[i]`); they are only built when raised.
         if not isinstance(raw, dict):
-            raise InvalidRequest(f"{where}: Input should be an object", param=where)
+            raise InvalidRequest(f"messages[{i}]: Input should be an object", param=f"messages[{i}]")
         role = raw.get("role")
         if not isinstance(role, str) or role not in ROLES:
             raise InvalidRequest(
-                f"{where}.role: Input should be 'system', 'developer', 'user', 'assistant' or 'tool', got {role!r}",
-                param=f"{where}.role",
+                f"messages[{i}].role: Input should be 'system', 'developer', 'user', 'assistant' or 'tool', "
+                f"got {role!r}",
+                param=f"messages[{i}].role",
             )
         content = raw.get("content")
         if content is None and (role != "assistant" or not (raw.get("tool_calls") or raw.get("function_call"))):
             # Only an assistant message that makes tool calls may go without content.
-            raise InvalidRequest(f"Missing required parameter: '{where}.content'.", param=f"{where}.content",
-                                 code="missing_required_parameter")
-        text = text_of(content, f"{where}.content")
+            raise InvalidRequest(f"Missing required parameter: 'messages[{i}].content'.",
+                                 param=f"messages[{i}].content", code="missing_required_parameter")
+        if type(content) is str:
+            text = content
+        else:
+            text = "" if content is None else text_of(content, f"messages[{i}].content")
         if role == "tool":
-            return Message(role="tool", tool_results=[text])
+            return Message("tool", "", [], [text])
         calls = []
         raw_calls = raw.get("tool_calls")
         if role == "assistant" and raw_calls is not None:
             if not isinstance(raw_calls, list):
-                raise InvalidRequest(f"{where}.tool_calls: Input should be a valid array", param=f"{where}.tool_calls")
+                raise InvalidRequest(f"messages[{i}].tool_calls: Input should be a valid array",
+                                     param=f"messages[{i}].tool_calls")
             for j, call in enumerate(raw_calls):
                 fn = call.get("function") if isinstance(call, dict) else None
-                if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-                    raise InvalidRequest(f"{where}.tool_calls[{j}].function.name: Field required",
-                                         param=f"{where}.tool_calls[{j}].function")
-                args = fn.get("arguments", "")
+                name = fn.get("name") if isinstance(fn, dict) else None
+                if not isinstance(name, str):
+                    raise InvalidRequest(f"messages[{i}].tool_calls[{j}].function.name: Field required",
+                                         param=f"messages[{i}].tool_calls[{j}].function")
+                args = fn.get("arguments", "")  # type: ignore[union-attr]
                 if not isinstance(args, str):
-                    raise InvalidRequest(f"{where}.tool_calls[{j}].function.arguments: Input should be a valid string",
-                                         param=f"{where}.tool_calls[{j}].function.arguments")
-                calls.append(ToolCall(name=fn["name"], arguments=args, id=str(call.get("id", ""))))
-        return Message(role=role, text=text, tool_calls=calls)
+                    raise InvalidRequest(
+                        f"messages[{i}].tool_calls[{j}].function.arguments: Input should be a valid string",
+                        param=f"messages[{i}].tool_calls[{j}].function.arguments")
+                call_id = call.get("id", "")
+                calls.append(ToolCall(name, args, call_id if type(call_id) is str else str(call_id)))
+        return Message(role, text, calls)
 
     # -- rendering
 

@@ -665,6 +665,7 @@ python bench/run.py                    # full run, under ~10 minutes
 python bench/run.py --write-docs       # full run, then rewrite the results section below
 python bench/run.py --json r.json      # keep the raw figures; --from-json r.json re-renders the tables
 pip install py-spy && python bench/profile.py W1   # where this server spends its time under W1
+python bench/inproc.py                 # CPU time per request through the app in-process (W1, W3, W6, an agent history)
 ```
 
 The script creates a throwaway venv with `pip install fakellm==0.3.5` in a temporary directory

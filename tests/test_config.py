@@ -717,3 +717,11 @@ rules:
     assert answer("gpt-4o") != "literal" and answer("gpt-4ax") != "literal"
     assert answer("claude-3-5-sonnet-latest") == "star"
     assert answer("claude-sonnet") != "star"
+
+
+@pytest.mark.parametrize("text", ["", "   \n", "# only a comment\n", "null\n", "~\n"])
+def test_an_empty_document_is_an_error_not_a_config_without_rules(text):
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "fakellm.yaml")
+    assert str(info.value) == "fakellm.yaml:1:1: the config is empty; write `rules: []` for a config without rules"
+    assert parse_config("rules: []\n", "fakellm.yaml").rules == []

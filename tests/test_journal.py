@@ -301,6 +301,8 @@ def test_put_json_config(fresh):
     ('{"rules": [{"respond": {"status": "x"}}]', "invalid YAML: expected ','"),  # broken JSON
     ("- just\n- a list\n", "must be a mapping"),
     ("defaults: {fallback: explode}\n", "fallback"),
+    ("", "the config is empty"),  # an empty body serves nothing: an error, not zero rules
+    ("null\n", "the config is empty"),
 ])
 def test_put_invalid_config_is_400_with_the_problems_and_keeps_the_old_one(fresh, body, expected):
     response = httpx.put(f"{fresh.url}/_fakellm/config", content=body)

@@ -445,8 +445,11 @@ def load_config(path: str | Path) -> Config:
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:
-    """Validate YAML (or JSON, which is YAML) text."""
+    """Validate YAML (or JSON, which is YAML) text. An empty document (nothing, only comments, or `null`)
+    is an error, not a config without rules: it is what an editor leaves mid-save."""
     data, marks = _load_yaml(text, source)
+    if data is None:
+        raise ConfigError([Problem(source, 1, 1, "the config is empty; write `rules: []` for a config without rules")])
     return _validate(data, source, marks, text)
 
 

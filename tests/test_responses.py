@@ -387,6 +387,11 @@ def test_error_event_fault_ends_the_stream_with_response_failed():
     ({"model": "m", "input": "hi", "stream": "yes"}, "stream"),
     ({"model": "m", "input": "hi", "instructions": ["x"]}, "instructions"),
     ({"model": "m", "input": "hi", "previous_response_id": 5}, "previous_response_id"),
+    ({"model": "m", "input": "hi", "include": "reasoning.encrypted_content"}, "include"),
+    ({"model": "m", "input": "hi", "include": [7]}, "include[0]"),
+    ({"model": "m", "input": [{"type": "item_reference"}]}, "input[0].id"),
+    ({"model": "m", "input": [{"type": "reasoning", "summary": []}]}, "input[0].id"),
+    ({"model": "m", "input": [{"type": "reasoning", "id": "rs_1", "encrypted_content": 5}]}, "encrypted_content"),
 ])
 def test_bad_input_is_a_400(client, body, fragment):
     with pytest.raises(openai.BadRequestError) as info:

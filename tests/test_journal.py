@@ -444,3 +444,65 @@ rules:
                 {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
             {"role": "tool", "tool_call_id": "c1", "content": "cloudy"}])
     assert 'closest rule "summary": tool_result_contains "sunny": not found in the 1 tool result' in str(info.value)
+
+
+# -- bounds in bytes, and pages (issue: headers and full reads were unbounded)
+
+
+def test_a_huge_header_is_cut_in_the_journal_but_seen_whole_by_the_rules(llm):
+    llm.set_config({"rules": [{"when": {"header.x-big": "a" * 300_000}, "respond": {"content": "whole"}},
+                              {"respond": {"content": "cut"}}]})
+    llm.reset()
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    response = httpx.post(f"{llm.url}/v1/chat/completions", json=body, headers={"x-big": "a" * 300_000})
+    assert response.json()["choices"][0]["message"]["content"] == "whole"
+    (entry,) = journal(llm)
+    kept = entry["headers"]["x-big"]
+    assert len(kept) < 2200 and kept.endswith("[300000 characters, cut in the journal]")
+    many = {f"x-h{i}": str(i) for i in range(100)}
+    httpx.post(f"{llm.url}/v1/chat/completions", json=body, headers=many)
+    headers = journal(llm)[-1]["headers"]
+    assert len(headers) == 65 and "more header(s) not kept" in headers["x-fakellm-journal"]
+
+
+def test_the_journal_is_bounded_in_bytes_oldest_first(llm):
+    llm.set_config({"defaults": {"journal_bytes": 1024 * 1024}, "rules": [{"respond": {"content": "ok"}}]})
+    llm.reset()
+    httpx.delete(f"{llm.url}/_fakellm/requests")
+    client = openai.OpenAI(base_url=llm.openai_base_url, api_key="x", max_retries=0)
+    for i in range(8):  # about 300 KB each: the budget holds three
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": f"m{i} " + "x" * 300_000}])
+    kept = [e["request"]["messages"][0]["content"][:2] for e in journal(llm)]
+    assert kept == ["m5", "m6", "m7"]
+
+
+def test_the_default_journal_budget_is_64_mib_and_too_small_a_budget_is_refused(llm):
+    assert FakeLLM(rules=[]).app.store.bounds.journal_bytes == 64 * 1024 * 1024
+    response = httpx.put(f"{llm.url}/_fakellm/config", content=b"defaults: {journal_bytes: 1000}\nrules: []\n")
+    assert response.status_code == 400 and "journal_bytes" in response.text
+
+
+def test_the_journal_is_read_in_pages(llm):
+    llm.set_config({"defaults": {"journal_size": 500}, "rules": [{"respond": {"content": "ok"}}]})
+    llm.reset()
+    httpx.delete(f"{llm.url}/_fakellm/requests")
+    for i in range(250):
+        httpx.post(f"{llm.url}/api/chat", json={"model": "m", "stream": False,
+                                                "messages": [{"role": "user", "content": f"m{i}"}]})
+    url = f"{llm.url}/_fakellm/requests"
+    newest = httpx.get(url).json()  # no cursor: the newest 100, oldest first
+    ids = [e["id"] for e in newest["requests"]]
+    assert len(ids) == 100 and ids == sorted(ids) and newest["has_more"] is True
+    first_id = newest["oldest_id"]
+    assert ids[-1] == first_id + 249
+    forward = httpx.get(url, params={"after": first_id - 1}).json()  # a cursor: the next 100 after it
+    assert [e["id"] for e in forward["requests"]] == list(range(first_id, first_id + 100))
+    assert forward["has_more"] is True and forward["next_after"] == first_id + 99
+    rest = httpx.get(url, params={"after": forward["next_after"], "limit": 1000}).json()
+    assert len(rest["requests"]) == 150 and rest["has_more"] is False
+    back = httpx.get(url, params={"before": ids[0], "limit": 60}).json()  # paging back from the newest page
+    assert [e["id"] for e in back["requests"]] == list(range(ids[0] - 60, ids[0])) and back["has_more"] is True
+    for bad in ({"limit": 0}, {"limit": 1001}, {"after": "x"}, {"before": 0}):
+        response = httpx.get(url, params=bad)
+        assert response.status_code == 400 and "query parameter" in response.json()["error"]["message"]
+    assert httpx.get(url).status_code == 200

@@ -13,6 +13,7 @@ from ..engine.apis import api_matches
 from ..providers import registry
 from ..server.router import Handler as RouteHandler
 from ..server.router import Router
+from ..store.base import JournalEntry
 from . import dashboard, metrics
 
 if TYPE_CHECKING:
@@ -109,30 +110,50 @@ async def reload(app: FakeLLMApp, scope, receive, params):
     return _json(200, {"reloaded": True, "rules": len(config.rules), "source": str(app.config_path)})
 
 
+JOURNAL_PAGE = 100  # entries per GET /_fakellm/requests unless `limit` says otherwise
+JOURNAL_PAGE_MAX = 1_000
+
+
 async def requests(app: FakeLLMApp, scope, receive, params):
-    """The journal, oldest first; filters: rule (a name, or `none` for misses), conversation, api, limit,
-    and `after` (only entries with a larger id: a poller's cursor). `oldest_id` is the oldest entry still
-    held, so a poller can drop entries the ring buffer evicted or a DELETE cleared; `latency_ms` maps each
-    returned entry's id to the time its answer took (null while it is still being sent)."""
+    """One page of the journal, oldest first. Filters: rule (a name, or `none` for misses), conversation,
+    api. Paging: with `after` (a poller's cursor), the first `limit` matching entries with a larger id;
+    otherwise the newest `limit` (before `before` when given). `has_more` says whether more matching
+    entries lie beyond the page in its direction; `next_after` is the cursor for the next forward page.
+    `oldest_id` is the oldest entry still held, so a poller can drop entries the journal evicted or a DELETE
+    cleared; `latency_ms` maps each returned entry's id to the time its answer took (null while it is
+    still being sent)."""
     query = query_params(scope)
-    limit = _int_param(query, "limit", 1_000_000, 1, 1_000_000)
+    limit = _int_param(query, "limit", JOURNAL_PAGE, 1, JOURNAL_PAGE_MAX)
+    forward = "after" in query
     after = _int_param(query, "after", 0, 0, 2**62)
+    before = _int_param(query, "before", 2**62, 1, 2**62)
     rule, conversation, api = query.get("rule"), query.get("conversation"), query.get("api")
+
+    def wanted(entry: JournalEntry) -> bool:
+        return (entry.id < before
+                and (rule is None or (entry.rule or "none") == rule)
+                and (conversation is None or entry.conversation_id == conversation)
+                and (api is None or api_matches(api, entry.api)))
+
     store = app.store
-    entries = []
-    for entry in await store.journal(after):
-        if rule is not None and (entry.rule or "none") != rule:
+    journal = await store.journal(after)
+    page: list[JournalEntry] = []
+    has_more = False
+    for entry in journal if forward else reversed(journal):
+        if not wanted(entry):
             continue
-        if conversation is not None and entry.conversation_id != conversation:
-            continue
-        if api is not None and not api_matches(api, entry.api):
-            continue
-        entries.append(entry)
-    entries = entries[-limit:]
+        if len(page) == limit:
+            has_more = True
+            break
+        page.append(entry)
+    if not forward:
+        page.reverse()
     _, oldest_id, _ = await store.journal_info()
-    return _json(200, {"requests": [e.as_dict(store.redacted_headers) for e in entries],
+    return _json(200, {"requests": [e.as_dict(store.redacted_headers) for e in page],
                        "oldest_id": oldest_id,
-                       "latency_ms": {e.id: None if e.latency_ms is None else round(e.latency_ms, 3) for e in entries}})
+                       "has_more": has_more,
+                       "next_after": page[-1].id if page else after,
+                       "latency_ms": {e.id: None if e.latency_ms is None else round(e.latency_ms, 3) for e in page}})
 
 
 async def rules(app: FakeLLMApp, scope, receive, params):

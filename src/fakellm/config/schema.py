@@ -333,6 +333,8 @@ class DefaultsSpec(TimingSpec):
     journal_size: int = Field(default=1_000, ge=1)
     # Request bodies larger than this are not kept in the journal (its memory stays bounded in bytes).
     journal_body_bytes: int = Field(default=1024 * 1024, ge=0)
+    # All the journal's entries together (bodies, headers, replies): the oldest go first beyond it.
+    journal_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     max_responses: int = Field(default=10_000, ge=1)
     # Makes jitter and rule probabilities reproducible.

@@ -17,7 +17,7 @@ from typing import Any, Callable, Protocol
 
 from ..config.schema import Config, RespondSpec
 from ..model import LENGTH, STOP_SEQUENCE, ErrorInfo, Refusal, Reply, Request, ToolCall, Usage
-from ..store.base import Bounds, JournalEntry, Store
+from ..store.base import Bounds, JournalEntry, Store, journal_headers
 from . import tokens
 from .answers import FALLBACK, Answer
 from .catalog import Catalog
@@ -49,7 +49,7 @@ class Traffic(Protocol):
 
 def bounds_of(config: Config) -> Bounds:
     d = config.defaults
-    return Bounds(d.max_conversations, d.max_tool_results, d.journal_size, d.max_responses)
+    return Bounds(d.max_conversations, d.max_tool_results, d.journal_size, d.max_responses, d.journal_bytes)
 
 
 def deterministic_echo(body: dict[str, Any], model: str | None = None) -> str:
@@ -264,7 +264,7 @@ class Engine:
         reply.turn = turn
         entry = JournalEntry(now, request.api, request.path, request.model, request.stream, conv_id, turn,
                              reply.rule, reply.status, reply.content, (), None,
-                             raw_body if raw_body is not None else request.body, request.headers,
+                             raw_body if raw_body is not None else request.body, journal_headers(request.headers),
                              explanation.as_dict() if explanation is not None else None)
         if reply.error is not None:
             entry.error = (reply.error.message, reply.error.type, reply.error.code)

@@ -95,6 +95,38 @@ class JournalEntry:
         return orjson.loads(self.body) if isinstance(self.body, bytes) else self.body
 
 
+# A header value longer than this is cut in the journal (one client sending megabyte headers must
+# not fill the memory); the request itself saw the whole value.
+JOURNAL_HEADER_VALUE_CHARS = 2048
+JOURNAL_HEADERS = 64  # headers kept per entry, the first ones sent
+_ENTRY_OVERHEAD = 512  # the entry's own fields, roughly
+
+
+def journal_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """`headers` as the journal keeps them: the same dict when small (the usual case, shared with the
+    request), else a copy with long values cut and at most JOURNAL_HEADERS names."""
+    if len(headers) <= JOURNAL_HEADERS and all(len(v) <= JOURNAL_HEADER_VALUE_CHARS for v in headers.values()):
+        return headers
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        if len(kept) == JOURNAL_HEADERS:
+            kept["x-fakellm-journal"] = f"{len(headers) - JOURNAL_HEADERS} more header(s) not kept"
+            break
+        if len(value) > JOURNAL_HEADER_VALUE_CHARS:
+            value = f"{value[:JOURNAL_HEADER_VALUE_CHARS]}... [{len(value)} characters, cut in the journal]"
+        kept[name] = value
+    return kept
+
+
+def journal_footprint(entry: JournalEntry) -> int:
+    """About how many bytes an entry holds: what the journal's byte budget counts."""
+    body = entry.body
+    size = _ENTRY_OVERHEAD + (len(body) if isinstance(body, bytes) else 256) + len(entry.content or "")
+    for name, value in entry.headers.items():
+        size += len(name) + len(value)
+    return size
+
+
 # Headers that carry secrets whatever their provider: named, and any whose name has one of these words.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "openai-organization",
                             "openai-project", "ocp-apim-subscription-key", "x-amz-security-token", "x-auth-token",
@@ -131,6 +163,7 @@ class Bounds:
     max_tool_results: int = 256
     journal_size: int = 1_000
     max_responses: int = 10_000
+    journal_bytes: int = 64 * 1024 * 1024  # the journal's entries together, as `journal_footprint` counts them
 
 
 class Store(Protocol):
@@ -183,7 +216,8 @@ class Store(Protocol):
     async def note_latency(self, entry: JournalEntry, latency_ms: float) -> None: ...
 
     async def journal(self, after: int = 0) -> list[JournalEntry]:
-        """Entries with an id above `after`, oldest first."""
+        """Entries with an id above `after`, oldest first. The journal holds at most `journal_size`
+        entries and `journal_bytes` bytes (`journal_footprint`); the oldest go first."""
 
     async def journal_info(self) -> tuple[int, int | None, int]:
         """(entries held, the oldest entry's id or None, capacity)."""

@@ -12,7 +12,7 @@ from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import buckets
-from .base import Bounds, JournalEntry, Stats, StoredResponse
+from .base import Bounds, JournalEntry, Stats, StoredResponse, journal_footprint
 from .buckets import Admission, BucketLimit
 
 if TYPE_CHECKING:
@@ -157,7 +157,9 @@ class MemoryStore:
         self._responses = ResponseStore(bounds.max_responses)
         self._buckets = BucketStore()
         self._conversations: OrderedDict[str, Conversation] = OrderedDict()
-        self._journal: deque[JournalEntry] = deque(maxlen=bounds.journal_size)
+        self._journal: deque[JournalEntry] = deque()
+        self._journal_sizes: deque[int] = deque()  # each entry's journal_footprint, in the same order
+        self._journal_bytes = 0
         self._stats = Stats(started=time.time())
 
     async def resize(self, bounds: Bounds) -> None:
@@ -165,8 +167,7 @@ class MemoryStore:
         self._responses.resize(bounds.max_responses)
         while len(self._conversations) > bounds.max_conversations:
             self._conversations.popitem(last=False)
-        if self._journal.maxlen != bounds.journal_size:
-            self._journal = deque(self._journal, maxlen=bounds.journal_size)
+        self._trim_journal()
 
     # -- conversations and rule counters
 
@@ -253,7 +254,11 @@ class MemoryStore:
         stats = self._stats
         stats.total += 1
         entry.id = stats.total  # ids count requests
+        size = journal_footprint(entry)
         self._journal.append(entry)
+        self._journal_sizes.append(size)
+        self._journal_bytes += size
+        self._trim_journal()
         stats.by_api[entry.api] = stats.by_api.get(entry.api, 0) + 1
         rule = entry.rule
         if rule is None:
@@ -262,6 +267,13 @@ class MemoryStore:
             stats.by_rule[rule] = stats.by_rule.get(rule, 0) + 1
             stats.last_hit[rule] = entry.time
         return entry
+
+    def _trim_journal(self) -> None:
+        """Drop the oldest entries beyond the bounds; the newest entry always stays."""
+        journal, sizes, bounds = self._journal, self._journal_sizes, self.bounds
+        while len(journal) > 1 and (len(journal) > bounds.journal_size or self._journal_bytes > bounds.journal_bytes):
+            journal.popleft()
+            self._journal_bytes -= sizes.popleft()
 
     async def note_latency(self, entry: JournalEntry, latency_ms: float) -> None:
         entry.latency_ms = latency_ms
@@ -279,11 +291,13 @@ class MemoryStore:
 
     async def journal_info(self) -> tuple[int, int | None, int]:
         journal = self._journal
-        return len(journal), journal[0].id if journal else None, journal.maxlen or 0
+        return len(journal), journal[0].id if journal else None, self.bounds.journal_size
 
     async def clear_journal(self) -> int:
         n = len(self._journal)
         self._journal.clear()
+        self._journal_sizes.clear()
+        self._journal_bytes = 0
         return n
 
     async def stats(self) -> Stats:

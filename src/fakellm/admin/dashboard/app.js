@@ -8,6 +8,7 @@
 const API = "/_fakellm";
 const POLL_MS = 1000;
 const HIDDEN_POLL_MS = 4000;
+const JOURNAL_PAGE = 1000;  // the admin API's largest page
 const PAGE_ROWS = 200;          // rows rendered at once; "show more" renders the next page
 const TEXT_CAP = 2000;          // characters of one text shown before "show more"
 const TEXT_STEP = 50000;        // characters each "show more" adds
@@ -834,8 +835,10 @@ async function poll() {
   if (polling) return;
   polling = true;
   clearTimeout(pollTimer);
+  let more = false;  // the journal has more pages after this one: fetch the next one right away
   try {
-    const [journal] = await Promise.all([getJSON(`/requests?after=${cursor()}`), refreshRules()]);
+    const [journal] = await Promise.all([getJSON(`/requests?after=${cursor()}&limit=${JOURNAL_PAGE}`), refreshRules()]);
+    more = journal.has_more === true;
     if (state.restarted) {
       state.restarted = false;
       state.lastId = 0;
@@ -872,7 +875,7 @@ async function poll() {
     setLive(false);
   } finally {
     polling = false;
-    pollTimer = setTimeout(poll, document.hidden ? HIDDEN_POLL_MS : POLL_MS);
+    pollTimer = setTimeout(poll, more ? 0 : document.hidden ? HIDDEN_POLL_MS : POLL_MS);
   }
 }
 

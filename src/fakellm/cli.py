@@ -94,6 +94,15 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
             else:
                 self.should_exit = True
 
+        async def shutdown(self, sockets=None) -> None:
+            # Timed replies still being sent would outlive the grace period and be cancelled, each
+            # with a traceback: instead they send the rest at once, and this says so in one line.
+            hurried = app.deliveries.stop()
+            if hurried:
+                click.echo(f"fakellm: stopping; {hurried} timed repl{'y' if hurried == 1 else 'ies'} still being "
+                           f"sent get the rest at once", err=True)
+            await super().shutdown(sockets)
+
         async def startup(self, sockets=None) -> None:
             await super().startup(sockets)
             if self.should_exit or not self.servers:

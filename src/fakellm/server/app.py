@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import orjson
 
 from ..asgi import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
 from ..config.schema import Config, ConfigError, check_apis, load_config
@@ -26,6 +25,7 @@ from ..store.memory import MemoryStore
 from ..traffic import delivery
 from ..traffic.policy import TrafficPolicy
 from . import routes
+from .bodies import json_object
 from .metrics import Metrics
 from .router import Router
 
@@ -178,14 +178,7 @@ class FakeLLMApp:
             else:
                 headers = self._header_names.decode(raw_headers)
                 self._last_headers = (raw_headers, headers)
-            body = orjson.loads(raw)
-            if type(body) is not dict:
-                raise InvalidRequest(f"The request body must be a JSON object, not {_json_kind(body)}")
-            request = adapter.parse(body, headers, scope["path"], params)
-        except orjson.JSONDecodeError as e:
-            error = ErrorInfo(f"We could not parse the JSON body of your request: {e}")
-            await send_response(send, 400, adapter.render_error(400, error, request_id), JSON, [id_header])
-            return
+            request = adapter.parse(json_object(raw), headers, scope["path"], params)
         except InvalidRequest as e:
             await send_response(send, e.status, adapter.render_error(e.status, e.as_error(), request_id),
                                 JSON, [id_header])
@@ -284,12 +277,3 @@ def _assign_tool_call_ids(adapter: Adapter, reply: Reply, response_id: str) -> N
         if not call.id:
             call.id = f"{prefix}{response_id}{k}"
 
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    return type(value).__name__

@@ -10,11 +10,10 @@ import inspect
 import logging
 from typing import TYPE_CHECKING
 
-import orjson
-
 from ..asgi import JSON, BodyTooLarge, ClientGone, query_params, read_body, send_response
 from ..model import ErrorInfo
 from ..providers.base import Call, EndpointFn, ErrorRenderer, InvalidRequest
+from .bodies import json_object
 
 if TYPE_CHECKING:
     from .app import FakeLLMApp
@@ -45,10 +44,7 @@ def json_endpoint(fn: EndpointFn, render_error: ErrorRenderer, *, with_body: boo
             limit = app.config.defaults.max_body_bytes if with_body else DRAIN_LIMIT
             raw = await read_body(receive, limit)
             if with_body:
-                body = orjson.loads(raw)
-                if not isinstance(body, dict):
-                    raise InvalidRequest("The request body must be a JSON object")
-                call.body = body
+                call.body = json_object(raw)
             result = fn(call)
             status, out = await result if inspect.isawaitable(result) else result
         except ClientGone:
@@ -56,9 +52,6 @@ def json_endpoint(fn: EndpointFn, render_error: ErrorRenderer, *, with_body: boo
         except BodyTooLarge:
             status = 413
             out = render_error(413, ErrorInfo("Request body is too large"), request_id)
-        except orjson.JSONDecodeError as e:
-            status = 400
-            out = render_error(400, ErrorInfo(f"We could not parse the JSON body of your request: {e}"), request_id)
         except InvalidRequest as e:
             status, out = e.status, render_error(e.status, e.as_error(), request_id)
         except Exception as e:  # a fakellm bug: answer in the provider's shape, keep serving

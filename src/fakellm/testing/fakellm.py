@@ -259,6 +259,10 @@ class _ThreadServer(uvicorn.Server):
         await super().startup(sockets)
         self.ready.set()
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.config.app.deliveries.stop()  # timed replies still being sent finish at once, not cancelled
+        await super().shutdown(sockets)
+
 
 class FakeLLM:
     """A fakellm server for one test, test module or session.

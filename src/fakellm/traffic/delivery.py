@@ -148,10 +148,28 @@ class Answered:
 
 
 class Deliveries:
-    """Deliveries on the slow path (timing or faults) right now, for /_fakellm/debug and leak tests."""
+    """Deliveries on the slow path (timing or faults) right now, for /_fakellm/debug and leak tests,
+    and the switch that hurries them when the server stops."""
 
     def __init__(self) -> None:
         self.in_flight = 0
+        self.stopping: asyncio.Future[None] | None = None  # done once the server stops: no more waiting
+
+    def stop_signal(self) -> asyncio.Future[None]:
+        """The future that is done once the server stops (made on first use, in the serving loop)."""
+        loop = asyncio.get_running_loop()
+        if self.stopping is None or self.stopping.get_loop() is not loop:  # an app may serve in-process
+            self.stopping = loop.create_future()                            # tests on a new loop each time
+        return self.stopping
+
+    def stop(self) -> int:
+        """From now on no delivery waits: streams send their remaining chunks at once, delays and hangs
+        end, so a stopping server's connections finish within its grace period instead of being
+        cancelled. Returns the deliveries it hurried."""
+        stopping = self.stop_signal()
+        if not stopping.done():
+            stopping.set_result(None)
+        return self.in_flight
 
 
 def respond(plan: Plan | None, send: Send, receive: Receive, status: int, body: bytes, content_type: bytes,
@@ -170,7 +188,7 @@ async def _deliver(plan: Plan, send: Send, receive: Receive, status: int, body: 
                    headers: list[tuple[bytes, bytes]], events: list[bytes] | None, adapter: Any,
                    who: Answered, deliveries: Deliveries) -> None:
     deliveries.in_flight += 1
-    client = _Client(receive)
+    client = _Client(receive, deliveries)
     try:
         if plan.delay_s and not await client.wait(plan.jittered(plan.delay_s)):
             return
@@ -337,7 +355,7 @@ async def _drop(send: Send, client: _Client) -> None:
         raise ConnectionResetError("fakellm fault: the connection was dropped")
     transport.close()
     # Let the server see the disconnect before this returns, so it neither logs nor answers.
-    await client.wait(1.0)
+    await client.wait(1.0, hurry=False)
 
 
 class _Client:
@@ -347,18 +365,21 @@ class _Client:
     disconnects, so one pending `receive()` per delivery is the watch.
     """
 
-    __slots__ = ("_receive", "_task", "gone")
+    __slots__ = ("_receive", "_task", "_deliveries", "gone")
 
-    def __init__(self, receive: Receive):
+    def __init__(self, receive: Receive, deliveries: Deliveries):
         self._receive = receive
         self._task: asyncio.Future | None = None
+        self._deliveries = deliveries
         self.gone = False
 
-    async def wait(self, seconds: float) -> bool:
-        """Wait `seconds`; False (at once) when the client disconnects first."""
+    async def wait(self, seconds: float, *, hurry: bool = True) -> bool:
+        """Wait `seconds` (no time at all once the server stops, when `hurry`); False (at once) when
+        the client disconnects first."""
         if self.gone:
             return False
-        if seconds <= 0:
+        stopping = self._deliveries.stop_signal() if hurry else asyncio.get_running_loop().create_future()
+        if seconds <= 0 or stopping.done():
             return True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
@@ -368,8 +389,11 @@ class _Client:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return True
-            done, _ = await asyncio.wait((self._task,), timeout=remaining)
+            done, _ = await asyncio.wait((self._task, stopping), timeout=remaining,
+                                         return_when=asyncio.FIRST_COMPLETED)
             if not done:
+                return True
+            if self._task not in done:  # the server is stopping
                 return True
             task, self._task = self._task, None
             if task.cancelled() or task.exception() is not None or task.result().get("type") == "http.disconnect":

@@ -117,7 +117,7 @@ def parse_message(raw: Any, i: int) -> Message:
     if not isinstance(raw, dict):
         raise InvalidRequest(f"json: cannot unmarshal {_go_type(raw)} into Go struct field ChatRequest.messages of "
                              f"type api.Message")
-    role = raw.get("role")
+    role = _expect(raw, "role", str, "string", "Message.messages")
     if role not in ROLES:
         raise InvalidRequest(f"invalid role {role!r} in {where}: use system, user, assistant or tool")
     content = _expect(raw, "content", str, "string", "Message") or ""

@@ -76,10 +76,6 @@ class AdminAccess:
     def __init__(self, token: str | None = None):
         self._token = check_token(token).encode() if token is not None else None
 
-    @property
-    def token_required(self) -> bool:
-        return self._token is not None
-
     def check(self, scope: dict[str, Any], *, holds_data: bool = True) -> Denied | None:
         """None when the call may proceed, else why not. `holds_data=False` is for the dashboard's
         static page and assets: they need no token (a browser opening the page cannot send one; the
@@ -95,7 +91,7 @@ class AdminAccess:
         if self._token is not None:
             return self._check_token(authorization) if holds_data else None
         server = _server_host(scope)
-        if host is not None and not _trusted(_parse_authority(host), server):
+        if host is not None and not _trusted(_parse_authority(host.decode("latin-1")), server):
             return Denied(403, "host_not_allowed", (
                 f"fakellm's admin API answers only requests addressed to loopback (localhost, 127.0.0.1, [::1]) "
                 f"or to the address the server was reached at; this one was addressed to {_shown(host)}, as a "
@@ -149,8 +145,9 @@ def _trusted(host: Host | None, server: Host | None) -> bool:
     return server is not None and host == server
 
 
-def _parse_authority(raw: bytes) -> Host | None:
-    match = _AUTHORITY.fullmatch(raw.decode("latin-1"))
+def _parse_authority(text: str) -> Host | None:
+    """The host of a Host header or an Origin's authority; None when it is not shaped like one."""
+    match = _AUTHORITY.fullmatch(text)
     if match is None:
         return None
     if match["ipv6"] is not None:
@@ -164,7 +161,7 @@ def _parse_authority(raw: bytes) -> Host | None:
 def _parse_origin(raw: bytes) -> Host | None:
     """The host of an Origin; None for `null` or anything not shaped like one."""
     match = _ORIGIN.fullmatch(raw.decode("latin-1"))
-    return _parse_authority(match["authority"].encode("latin-1")) if match else None
+    return _parse_authority(match["authority"]) if match else None
 
 
 def _server_host(scope: dict[str, Any]) -> Host | None:

@@ -104,7 +104,9 @@ class Served:
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = [sys.executable, "-m", "fakellm", "serve", "--port", str(self.port), *args]
         self.cwd = cwd
-        self.env = {**os.environ, **(env or {})}
+        # An admin token in the shell running the tests would lock the admin API of every server here.
+        inherited = {k: v for k, v in os.environ.items() if k != "FAKELLM_ADMIN_TOKEN"}
+        self.env = {**inherited, **(env or {})}
         self.timeout = timeout
         self.proc: subprocess.Popen[str] | None = None
         self.output: list[str] = []

@@ -442,6 +442,110 @@ def test_a_restarted_server_is_followed_from_its_new_journal(server, watched, tm
         expect(page.locator("#request-detail .msg.role-user")).to_contain_text("hello after the restart")
 
 
+ADMIN_TOKEN = "dashboard-t0ken_9"
+
+
+def test_a_token_protected_server_asks_for_the_token_once_and_keeps_it_for_the_tab(browser, tmp_path):
+    config = tmp_path / "fakellm.yaml"
+    config.write_text(CONFIG)
+    with Served("--config", str(config), env={"FAKELLM_ADMIN_TOKEN": ADMIN_TOKEN}) as server:
+        oa = server.openai()
+        chat(oa, "hello before the page opened")
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        page = context.new_page()
+        dialogs: list[str] = []
+        errors: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{server.url}/_fakellm")
+
+        # The page loads without a token, then the admin API's 401 makes it ask, in the page.
+        form = page.locator("#token-form")
+        expect(form).to_be_visible()
+        expect(form).to_contain_text("FAKELLM_ADMIN_TOKEN")
+        expect(page.locator("#live-text")).to_have_text("token needed")
+        expect(page.locator("#token-input")).to_be_focused()
+        expect(rows(page)).to_have_count(0)
+
+        page.fill("#token-input", "not-the-token")
+        page.click("#token-submit")
+        expect(page.locator("#token-error")).to_have_text("That token was not accepted.")
+        expect(form).to_be_visible()
+        expect(rows(page)).to_have_count(0)
+
+        page.fill("#token-input", ADMIN_TOKEN)
+        page.press("#token-input", "Enter")
+        expect(form).to_be_hidden()
+        expect(page.locator("#live")).to_have_class("live on")
+        expect(rows(page)).to_have_count(1)
+        expect(rows(page).first).to_contain_text("greeting")
+        chat(oa, "hello while the page is open")
+        expect(rows(page)).to_have_count(2)
+
+        # The buttons' admin calls carry the token too.
+        page.click("#btn-clear")
+        expect(page.locator("#notice")).to_contain_text("Cleared 2 requests")
+        expect(rows(page)).to_have_count(0)
+        auth = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+        assert httpx.get(f"{server.url}/_fakellm/requests", headers=auth).json()["requests"] == []
+
+        # Asked once: reloading the tab keeps the token (sessionStorage), nowhere else.
+        page.evaluate("window.__before = true")
+        page.reload()
+        chat(oa, "hello after the reload")
+        expect(rows(page)).to_have_count(1)
+        assert page.evaluate("window.__before") is None  # it did reload
+        expect(form).to_be_hidden()
+        assert page.evaluate("sessionStorage.getItem('fakellm.adminToken')") == ADMIN_TOKEN
+        assert page.evaluate("localStorage.length") == 0 and ADMIN_TOKEN not in page.url
+        assert context.cookies() == []
+
+        # Another tab has its own session storage: it asks again.
+        other = context.new_page()
+        other.goto(f"{server.url}/_fakellm")
+        expect(other.locator("#token-form")).to_be_visible()
+        context.close()
+        assert dialogs == [] and errors == []
+    assert ADMIN_TOKEN not in "".join(server.output)
+
+
+def test_dns_rebinding_in_a_real_browser_gets_no_data_and_changes_nothing(browser, tmp_path):
+    """Chromium resolves evil.example to 127.0.0.1, as a rebound DNS name would: a page of that origin
+    can send same-origin requests to fakellm, and fakellm must refuse them by their Host."""
+    config = tmp_path / "fakellm.yaml"
+    config.write_text(CONFIG)
+    with Served("--config", str(config)) as server:
+        chat(server.openai(), "hello, my secret prompt 5521")
+        # A browser of its own: the name mapping is a launch flag.
+        chromium = browser.browser_type.launch(executable_path=CHROMIUM,
+                                      args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP evil.example 127.0.0.1"])
+        try:
+            page = chromium.new_page()
+            evil = f"http://evil.example:{server.port}"
+            dashboard = page.goto(f"{evil}/_fakellm")
+            assert dashboard.status == 403 and "host_not_allowed" in dashboard.text()
+            page.goto(f"{evil}/")  # the attacker's page, now on fakellm's address
+            seen = page.evaluate("""async () => {
+                const out = {};
+                for (const path of ["/_fakellm/requests", "/_fakellm/config", "/metrics"]) {
+                    const r = await fetch(path);
+                    out[path] = [r.status, await r.text()];
+                }
+                const reset = await fetch("/_fakellm/requests", {method: "DELETE"});
+                out.delete = [reset.status, await reset.text()];
+                const put = await fetch("/_fakellm/config", {method: "PUT", body: "rules: []"});
+                out.put = [put.status, await put.text()];
+                return out;
+            }""")
+            for status, text in seen.values():
+                assert status == 403 and "secret prompt" not in text and "host_not_allowed" in text
+        finally:
+            chromium.close()
+        journal = httpx.get(f"{server.url}/_fakellm/requests").json()["requests"]
+        assert [e["request"]["messages"][0]["content"] for e in journal] == ["hello, my secret prompt 5521"]
+        assert len(httpx.get(f"{server.url}/_fakellm/rules").json()["rules"]) == 6
+
+
 XSS = [
     "<script>alert('script tag')</script>",
     "<img src=x onerror=\"alert('img onerror');window.__pwned=1\">",

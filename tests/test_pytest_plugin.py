@@ -131,6 +131,54 @@ def test_environment_variables_are_set_for_the_test_only(pytester, monkeypatch):
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
 
 
+ADMIN_TOKEN_TEST = '''
+    import httpx
+
+    def test_admin_api_needs_the_token(fakellm):
+        assert httpx.get(fakellm.url + "/_fakellm/rules").status_code == 401
+        assert httpx.get(fakellm.url + "/_fakellm/rules", headers={"authorization": "Bearer TOKEN"}).status_code == 200
+        assert httpx.get(fakellm.url + "/_fakellm/rules", headers=fakellm.admin_headers).status_code == 200
+        fakellm.set_rules([{"name": "x", "respond": {"content": "still works"}}])  # in-process: no token
+
+    def test_the_next_test_is_reset_through_the_same_lock(fakellm):
+        assert fakellm.requests == [] and len(fakellm.config.rules) == 0
+'''
+
+
+def test_the_admin_token_comes_from_the_environment_or_the_ini(pytester, monkeypatch):
+    monkeypatch.setenv("FAKELLM_ADMIN_TOKEN", "from-env")
+    pytester.makepyfile(ADMIN_TOKEN_TEST.replace("TOKEN", "from-env"))
+    pytester.runpytest().assert_outcomes(passed=2)
+
+    monkeypatch.delenv("FAKELLM_ADMIN_TOKEN")
+    pytester.makeini("[pytest]\nfakellm_admin_token = from-ini\n")
+    pytester.makepyfile(ADMIN_TOKEN_TEST.replace("TOKEN", "from-ini"))
+    pytester.runpytest().assert_outcomes(passed=2)
+
+    monkeypatch.setenv("FAKELLM_ADMIN_TOKEN", "env-wins")  # over the ini
+    pytester.makepyfile(ADMIN_TOKEN_TEST.replace("TOKEN", "env-wins"))
+    pytester.runpytest().assert_outcomes(passed=2)
+
+    monkeypatch.setenv("FAKELLM_ADMIN_TOKEN", "two words")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*FAKELLM_ADMIN_TOKEN / fakellm_admin_token: the admin token must be printable*"])
+    assert "two words" not in result.stdout.str()
+
+
+def test_without_a_token_the_fixture_admin_api_answers_loopback(pytester, monkeypatch):
+    monkeypatch.delenv("FAKELLM_ADMIN_TOKEN", raising=False)
+    pytester.makepyfile('''
+        import httpx
+
+        def test_open_on_loopback(fakellm):
+            assert fakellm.admin_headers == {}
+            assert httpx.get(fakellm.url + "/_fakellm/rules").status_code == 200
+            assert httpx.get(fakellm.url + "/_fakellm/rules", headers={"host": "evil.example"}).status_code == 403
+    ''')
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
 def test_config_files_from_the_marker_the_option_and_the_ini(pytester):
     pytester.mkdir("sub")
     pytester.path.joinpath("sub", "scenario.yaml").write_text(

@@ -224,6 +224,30 @@ def test_app_serves_in_process_without_a_socket():
     llm.assert_tool_called("web_search")
 
 
+def test_an_admin_token_locks_the_admin_api_over_http_but_not_the_python_api():
+    with FakeLLM(rules=AGENT_RULES, admin_token="t0ken-for-tests") as llm:
+        client = openai.OpenAI(base_url=llm.openai_base_url, api_key="any", max_retries=0)
+        assert "found what you were looking for" in run_openai_agent(client, "Please research fakellm")
+        refused = httpx.get(f"{llm.url}/_fakellm/requests")
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "admin_token_required"
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+        assert llm.admin_headers == {"Authorization": "Bearer t0ken-for-tests"}
+        journal = httpx.get(f"{llm.url}/_fakellm/requests", headers=llm.admin_headers).json()["requests"]
+        assert [e["rule"] for e in journal] == ["kickoff_research", "summarize_results"]
+        # The Python API reaches the server in-process: no token needed.
+        assert [r.rule for r in llm.requests] == ["kickoff_research", "summarize_results"]
+        llm.set_rules([{"name": "only", "respond": {"content": "swapped"}}])
+        llm.reset()
+        assert llm.requests == []
+        assert client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}]) \
+            .choices[0].message.content == "swapped"
+    with FakeLLM() as open_llm:
+        assert open_llm.admin_headers == {}
+        assert httpx.get(f"{open_llm.url}/_fakellm/requests").status_code == 200
+    with pytest.raises(ValueError, match="admin token"):
+        FakeLLM(admin_token="two words")
+
+
 def test_environ_points_clients_built_without_arguments_at_the_server(monkeypatch):
     with FakeLLM(rules=[{"respond": {"content": "env works"}}]) as llm:
         for name, value in llm.environ().items():

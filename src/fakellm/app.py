@@ -5,23 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 
 from .admin import api as admin
+from .admin.access import AdminAccess
 from .config.schema import Config, load_config
 from .server.app import FakeLLMApp
 from .store.base import Store
 
 
 def build_app(config: Config, config_path: str | Path | None = None, *, watch: bool = False,
-              store: Store | None = None) -> FakeLLMApp:
-    """The server for `config`, with the admin API under /_fakellm and the dashboard."""
-    return FakeLLMApp(config, config_path, watch=watch, store=store, extensions=(admin.register,))
+              store: Store | None = None, admin_token: str | None = None) -> FakeLLMApp:
+    """The server for `config`, with the admin API under /_fakellm and the dashboard.
+
+    With `admin_token`, admin calls need `Authorization: Bearer <admin_token>`; without it, they are
+    answered only when addressed to loopback and, when they change state, not sent by another site
+    (admin/access.py). A token that cannot travel in a header raises ValueError.
+    """
+    access = AdminAccess(admin_token)
+    return FakeLLMApp(config, config_path, watch=watch, store=store,
+                      extensions=(lambda router: admin.register(router, access),))
 
 
-def create_app(config: Config | str | Path | None = None, *, watch: bool = False) -> FakeLLMApp:
+def create_app(config: Config | str | Path | None = None, *, watch: bool = False,
+               admin_token: str | None = None) -> FakeLLMApp:
     """Build the app from a Config, a config file path, or the built-in starter config."""
     from .config.starter import starter_config
 
     if config is None:
-        return build_app(starter_config())
+        return build_app(starter_config(), admin_token=admin_token)
     if isinstance(config, Config):
-        return build_app(config)
-    return build_app(load_config(config), config, watch=watch)
+        return build_app(config, admin_token=admin_token)
+    return build_app(load_config(config), config, watch=watch, admin_token=admin_token)

@@ -67,7 +67,12 @@ def _load(config: Path | None):
 @click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help=f"Config file [default: ./{DEFAULT_CONFIG}, else the built-in starter config].")
 @click.option("--reload", is_flag=True, help="Reload the config file whenever it changes.")
-def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
+@click.option("--admin-token", envvar="FAKELLM_ADMIN_TOKEN", show_envvar=True, default=None, metavar="TOKEN",
+              callback=lambda ctx, param, value: _admin_token(value),
+              help="Require `Authorization: Bearer TOKEN` on the admin API (/_fakellm, /metrics). Without it, "
+                   "admin calls are answered only when addressed to loopback. Prefer the environment variable: "
+                   "a flag is visible to other users in the process list.")
+def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: str | None) -> None:
     """Start the mock server."""
     import uvicorn
 
@@ -80,7 +85,7 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
         click.echo("--reload needs a config file; there is none to watch.", err=True)
         sys.exit(2)
     load_accurate_encoding()
-    app = build_app(cfg, path, watch=reload)
+    app = build_app(cfg, path, watch=reload, admin_token=admin_token)
     rules = len(cfg.rules)
     source = path if path is not None else cfg.source
 
@@ -110,11 +115,15 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
             bound_host, bound_port = self.servers[0].sockets[0].getsockname()[:2]
             shown = f"[{bound_host}]" if ":" in bound_host else bound_host
             base = f"http://{shown}:{bound_port}"
+            if admin_token is None and not _is_loopback(bound_host):
+                click.echo(_exposed_warning(bound_host, bound_port), err=True)
             click.echo(
                 f"fakellm {__version__} serving {rules} rule(s) from {source}"
                 + (" (reloading on change)" if reload else "")
                 + "".join(f"\n  {label + ':':<20}{url}" for label, url in registry.base_urls(base))
                 + f"\n  {'Dashboard:':<20}{base}/_fakellm"
+                + f"\n  {'Admin API:':<20}"
+                + ("token required" if admin_token else "no token: answers requests addressed to loopback or to this address")
                 + f"\nfakellm ready on {base}",
             )
             sys.stdout.flush()
@@ -133,6 +142,35 @@ def serve(host: str, port: int, config: Path | None, reload: bool) -> None:
         timeout_graceful_shutdown=2,
     ))
     server.run()
+
+
+def _admin_token(value: str | None) -> str | None:
+    """The token as given, or a usage error (exit 2) that does not quote it."""
+    from .admin.access import check_token
+
+    if value is None:
+        return None
+    try:
+        return check_token(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--admin-token' / FAKELLM_ADMIN_TOKEN") from None
+
+
+def _is_loopback(address: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _exposed_warning(address: str, port: int) -> str:
+    where = "every network interface" if address in ("0.0.0.0", "::") else "a network interface"
+    return (f"WARNING: fakellm is listening on {address} ({where}) without --admin-token: anyone who can reach "
+            f"port {port} can read the journal (prompts, headers, replies) and replace the config, with any HTTP "
+            f"client (the Host and Origin checks stop only browsers). Set FAKELLM_ADMIN_TOKEN (or pass "
+            f"--admin-token) to require a bearer token on the admin API.")
 
 
 def _http_protocol() -> object:

@@ -15,14 +15,12 @@ from ..server.router import Handler as RouteHandler
 from ..server.router import Router
 from ..store.base import JournalEntry
 from . import dashboard, metrics
+from .access import AdminAccess, guard
 
 if TYPE_CHECKING:
     from ..server.app import FakeLLMApp
 
 AdminHandler = Callable[["FakeLLMApp", dict[str, Any], Receive, dict[str, str]], Awaitable[tuple[int, bytes, bytes]]]
-
-ADMIN_BODY_LIMIT = 8 * 1024 * 1024
-
 
 ADMIN_BODY_LIMIT = 8 * 1024 * 1024
 
@@ -269,10 +267,15 @@ async def index(app: FakeLLMApp, scope, receive, params):
     })
 
 
-def register(router: Router) -> None:
+def register(router: Router, access: AdminAccess) -> None:
+    """The admin API, behind `access`; `/` and the health check stay open (they show only the version,
+    and probes call them by the container's address, without a token)."""
     for method, path, handler in (
         ("GET", "/", index),
         ("GET", "/_fakellm/health", health),
+    ):
+        router.add(method, path, endpoint(handler))
+    for method, path, handler in (
         ("GET", "/_fakellm/debug", debug),
         ("GET", "/_fakellm/stats", stats),
         ("GET", "/_fakellm/conversations", conversations),
@@ -285,8 +288,8 @@ def register(router: Router) -> None:
         ("PUT", "/_fakellm/config", put_config),
         ("GET", "/metrics", metrics_text),
     ):
-        router.add(method, path, endpoint(handler))
-    dashboard.register(router)
+        router.add(method, path, guard(endpoint(handler), access))
+    dashboard.register(router, access)
 
 
 def endpoint(handler: AdminHandler) -> RouteHandler:

@@ -271,13 +271,18 @@ class FakeLLM:
     `strict=True` answers unmatched requests with a 404 (`defaults.fallback: error`).
     Use it as a context manager (`with` or `async with`), or call `start()` / `stop()`.
     Without starting it, `app` still serves requests in-process (no socket).
+    `admin_token` makes the admin API over HTTP (`/_fakellm/*`, `/metrics`) require
+    `Authorization: Bearer <admin_token>` (`admin_headers` gives that header); this object's
+    own methods reach the server in-process and need no token.
     """
 
     def __init__(self, config: Any = None, *, rules: Iterable[Mapping[str, Any]] | None = None,
-                 strict: bool | None = None, host: str = "127.0.0.1", port: int = 0):
+                 strict: bool | None = None, host: str = "127.0.0.1", port: int = 0,
+                 admin_token: str | None = None):
         cfg = build_config(config, rules=rules, strict=strict)
         path = Path(config) if isinstance(config, (str, Path)) else None
-        self.app = build_app(cfg, path)
+        self.app = build_app(cfg, path, admin_token=admin_token)
+        self._admin_token = admin_token
         self.host = host
         self._requested_port = port
         self._port: int | None = None
@@ -381,6 +386,11 @@ class FakeLLM:
     def gemini_base_url(self) -> str:
         """For google-genai's `HttpOptions(base_url=...)`: the root (the SDK adds `/v1beta/...`)."""
         return self.url
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The headers an HTTP call to the admin API needs: the bearer token, or none without one."""
+        return {"Authorization": f"Bearer {self._admin_token}"} if self._admin_token is not None else {}
 
     def environ(self) -> dict[str, str]:
         """Environment variables that point SDK clients built without arguments at this server."""

@@ -8,6 +8,7 @@ test gets it reset, with its own rules and the SDK environment variables set.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -23,6 +24,8 @@ _STRICT = pytest.StashKey[bool]()
 _REPORTED = pytest.StashKey[bool]()
 # Config files already parsed this session, by resolved path.
 _CONFIG_CACHE = pytest.StashKey[dict]()
+
+ADMIN_TOKEN_ENV = "FAKELLM_ADMIN_TOKEN"  # the same variable `fakellm serve` reads
 
 MARKER_HELP = (
     "fakellm(rules=None, config=None, strict=None): what the `fakellm` fixture serves in this test: "
@@ -40,6 +43,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   "(relative to the ini file)", default="")
     parser.addini("fakellm_strict", "fail a test that sends a request no rule matched (and answer it with a "
                   "404 fakellm_no_match)", type="bool", default=False)
+    parser.addini("fakellm_admin_token", "require `Authorization: Bearer <token>` on the fixture's admin API "
+                  "over HTTP (the FAKELLM_ADMIN_TOKEN environment variable overrides it)", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,11 +52,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def _fakellm_session() -> Iterator[FakeLLM]:
+def _fakellm_session(pytestconfig: pytest.Config) -> Iterator[FakeLLM]:
     """The session's server (one per xdist worker); tests use `fakellm`, which resets it."""
     from .fakellm import FakeLLM
 
-    llm = FakeLLM().start()
+    token = os.environ.get(ADMIN_TOKEN_ENV) or pytestconfig.getini("fakellm_admin_token") or None
+    try:
+        llm = FakeLLM(admin_token=token).start()
+    except ValueError as e:  # says what is wrong with the token without quoting it
+        pytest.fail(f"fakellm: {ADMIN_TOKEN_ENV} / fakellm_admin_token: {e}", pytrace=False)
     try:
         yield llm
     finally:

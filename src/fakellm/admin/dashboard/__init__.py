@@ -16,6 +16,7 @@ from ...asgi import HTML, Receive, Send, send_response
 
 if TYPE_CHECKING:
     from ...server.router import Router
+    from ..access import AdminAccess
 
 PREFIX = "/_fakellm"
 ASSET_TYPES = {
@@ -47,10 +48,13 @@ def _file_route(name: str, content_type: bytes):
     return route
 
 
-def register(router: Router) -> None:
-    """Serve the page at /_fakellm (and /_fakellm/) and its assets under /_fakellm/assets/."""
-    page = _file_route("index.html", HTML)
+def register(router: Router, access: AdminAccess) -> None:
+    """Serve the page at /_fakellm (and /_fakellm/) and its assets under /_fakellm/assets/. They hold
+    no data, so they need no admin token (the page asks for one when the API wants it)."""
+    from ..access import guard
+
+    page = guard(_file_route("index.html", HTML), access, holds_data=False)
     router.add("GET", PREFIX, page)
     router.add("GET", PREFIX + "/", page)
     for name, content_type in ASSET_TYPES.items():
-        router.add("GET", f"{PREFIX}/assets/{name}", _file_route(name, content_type))
+        router.add("GET", f"{PREFIX}/assets/{name}", guard(_file_route(name, content_type), access, holds_data=False))

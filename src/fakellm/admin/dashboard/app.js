@@ -28,6 +28,7 @@ const state = {
   requestLimit: PAGE_ROWS,
   conversationLimit: PAGE_ROWS,
   filters: { search: "", api: "", model: "", rule: "", status: "", misses: false },
+  waitingForToken: false,       // a 401 showed the token form; polling waits for it
   seen: { api: new Set(), model: new Set(), rule: new Set(), status: new Set() },
 };
 
@@ -682,6 +683,8 @@ function renderHeader() {
 let noticeTimer = null;
 function notice(kind, text) {
   const box = $("notice");
+  if (!box.hidden && box.dataset.text === text && box.className === "notice " + kind) return;  // e.g. a 403 each poll
+  box.dataset.text = text;
   clear(box);
   box.className = "notice " + kind;
   box.append(el("span", null, text), el("button", { type: "button", class: "btn link", onclick: () => { box.hidden = true; } }, "dismiss"));
@@ -704,8 +707,75 @@ function showProblems(problems) {
   box.hidden = false;
 }
 
+// ---------------------------------------------------------------- the admin token
+
+// When fakellm runs with --admin-token, every admin call carries it as a bearer token. The page asks
+// for it once (on the first 401) and keeps it in sessionStorage: this tab only, gone when it closes.
+const TOKEN_KEY = "fakellm.adminToken";
+let memoryToken = null;  // when sessionStorage is unavailable (e.g. disabled storage)
+
+function storedToken() {
+  try { return sessionStorage.getItem(TOKEN_KEY); } catch (e) { return memoryToken; }
+}
+
+function storeToken(token) {
+  memoryToken = token;
+  try {
+    if (token === null) sessionStorage.removeItem(TOKEN_KEY); else sessionStorage.setItem(TOKEN_KEY, token);
+  } catch (e) { /* kept in memory only */ }
+}
+
+function adminHeaders() {
+  const headers = { accept: "application/json" };
+  const token = storedToken();
+  if (token) headers.authorization = "Bearer " + token;
+  return headers;
+}
+
+// A 401: show the token form (once, however many calls were refused) and stop polling until it is used.
+function askForToken(error) {
+  const sent = storedToken();
+  if (sent) storeToken(null);
+  state.waitingForToken = true;
+  setLive(false, "token needed");
+  if (sent) $("token-error").textContent = error && error.code === "invalid_admin_token" ? "That token was not accepted." : "";
+  const form = $("token-form");
+  if (form.hidden) {
+    form.hidden = false;
+    $("token-input").focus();
+  }
+}
+
+function useToken(event) {
+  event.preventDefault();
+  const token = $("token-input").value.trim();
+  if (!token) { $("token-error").textContent = "Enter the token."; return; }
+  storeToken(token);
+  $("token-input").value = "";
+  $("token-error").textContent = "";
+  $("token-form").hidden = true;
+  state.waitingForToken = false;
+  poll();
+}
+
+// A refused admin call: true when it was (the caller stops), after asking for the token or saying why.
+function refused(status, data) {
+  const error = (data && data.error) || {};
+  if (status === 401) { askForToken(error); return true; }
+  if (status === 403) { notice("error", error.message || "The server refused this admin call (HTTP 403)."); return true; }
+  return false;
+}
+
+class AdminCallFailed extends Error {
+  constructor(path, status, data) {
+    super(`${path}: HTTP ${status}`);
+    this.status = status;
+    this.data = data;
+  }
+}
+
 async function call(method, path) {
-  const response = await fetch(API + path, { method, headers: { accept: "application/json" } });
+  const response = await fetch(API + path, { method, headers: adminHeaders() });
   let data = null;
   try { data = await response.json(); } catch (e) { /* not JSON */ }
   return { ok: response.ok, status: response.status, data };
@@ -715,6 +785,7 @@ async function reload() {
   $("btn-reload").disabled = true;
   try {
     const r = await call("POST", "/reload");
+    if (refused(r.status, r.data)) return;
     if (r.ok) {
       showProblems(null);
       notice("ok", `Reloaded ${r.data.rules} rule${r.data.rules === 1 ? "" : "s"} from ${r.data.source}.`);
@@ -734,6 +805,7 @@ async function reload() {
 async function reset() {
   try {
     const r = await call("POST", "/reset");
+    if (refused(r.status, r.data)) return;
     notice(r.ok ? "ok" : "error", r.ok ? `Forgot ${r.data.cleared_conversations} conversation${r.data.cleared_conversations === 1 ? "" : "s"}: turn and sequence counters start over.` : `Reset failed (HTTP ${r.status}).`);
     await refreshRules();
   } catch (e) {
@@ -744,6 +816,7 @@ async function reset() {
 async function clearJournal() {
   try {
     const r = await call("DELETE", "/requests");
+    if (refused(r.status, r.data)) return;
     if (!r.ok) { notice("error", `Clearing the journal failed (HTTP ${r.status}).`); return; }
     if (dropEntries(() => true)) renderAll();
     notice("ok", `Cleared ${r.data.cleared_requests} request${r.data.cleared_requests === 1 ? "" : "s"} from the journal.`);
@@ -808,8 +881,12 @@ function cursor() {
 }
 
 async function getJSON(path) {
-  const response = await fetch(API + path, { headers: { accept: "application/json" }, cache: "no-store" });
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  const response = await fetch(API + path, { headers: adminHeaders(), cache: "no-store" });
+  if (!response.ok) {
+    let data = null;
+    try { data = await response.json(); } catch (e) { /* not JSON */ }
+    throw new AdminCallFailed(path, response.status, data);
+  }
   return response.json();
 }
 
@@ -832,7 +909,7 @@ let pollTimer = null;
 let polling = false;
 
 async function poll() {
-  if (polling) return;
+  if (polling || state.waitingForToken) return;
   polling = true;
   clearTimeout(pollTimer);
   let more = false;  // the journal has more pages after this one: fetch the next one right away
@@ -872,16 +949,17 @@ async function poll() {
     $("tab-count-conversations").textContent = String(state.conversations.size);
     setLive(true);
   } catch (e) {
-    setLive(false);
+    if (!(e instanceof AdminCallFailed && refused(e.status, e.data))) setLive(false);
+    else if (e.status === 403) setLive(false, "refused");
   } finally {
     polling = false;
-    pollTimer = setTimeout(poll, more ? 0 : document.hidden ? HIDDEN_POLL_MS : POLL_MS);
+    if (!state.waitingForToken) pollTimer = setTimeout(poll, more ? 0 : document.hidden ? HIDDEN_POLL_MS : POLL_MS);
   }
 }
 
-function setLive(ok) {
+function setLive(ok, why) {
   $("live").className = "live " + (ok ? "on" : "off");
-  $("live-text").textContent = ok ? "live" : "offline, retrying";
+  $("live-text").textContent = ok ? "live" : (why || "offline, retrying");
 }
 
 // ---------------------------------------------------------------- views and navigation
@@ -942,6 +1020,7 @@ function init() {
   $("btn-reload").addEventListener("click", reload);
   $("btn-reset").addEventListener("click", reset);
   $("btn-clear").addEventListener("click", clearJournal);
+  $("token-form").addEventListener("submit", useToken);
   document.addEventListener("keydown", (event) => {
     if (state.view !== "requests" || event.target.closest("input, select, textarea")) return;
     if (event.key === "ArrowDown" || event.key === "j") { moveSelection(1); event.preventDefault(); }

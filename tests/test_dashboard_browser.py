@@ -630,7 +630,8 @@ def test_a_full_journal_with_long_contents_stays_responsive(server, browser):
             response = client.post("/v1/chat/completions", json={
                 "model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}]})
             assert response.status_code == 200
-    assert len(httpx.get(f"{server.url}/_fakellm/requests", params={"after": 0}).json()["requests"]) == 1000
+    journal = httpx.get(f"{server.url}/_fakellm/requests", params={"after": 0, "limit": 1000}).json()
+    assert len(journal["requests"]) == 1000 and journal["has_more"] is False
 
     started = time.monotonic()
     w = Watched(browser, f"{server.url}/_fakellm")

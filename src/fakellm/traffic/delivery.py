@@ -152,24 +152,21 @@ class Deliveries:
     and the switch that hurries them when the server stops."""
 
     def __init__(self) -> None:
-        self.in_flight = 0
-        self.stopping: asyncio.Future[None] | None = None  # done once the server stops: no more waiting
+        self.clients: set[_Client] = set()
+        self.stopped = False
 
-    def stop_signal(self) -> asyncio.Future[None]:
-        """The future that is done once the server stops (made on first use, in the serving loop)."""
-        loop = asyncio.get_running_loop()
-        if self.stopping is None or self.stopping.get_loop() is not loop:  # an app may serve in-process
-            self.stopping = loop.create_future()                            # tests on a new loop each time
-        return self.stopping
+    @property
+    def in_flight(self) -> int:
+        return len(self.clients)
 
     def stop(self) -> int:
         """From now on no delivery waits: streams send their remaining chunks at once, delays and hangs
         end, so a stopping server's connections finish within its grace period instead of being
         cancelled. Returns the deliveries it hurried."""
-        stopping = self.stop_signal()
-        if not stopping.done():
-            stopping.set_result(None)
-        return self.in_flight
+        self.stopped = True
+        for client in self.clients:
+            client.hurry()
+        return len(self.clients)
 
 
 def respond(plan: Plan | None, send: Send, receive: Receive, status: int, body: bytes, content_type: bytes,
@@ -187,8 +184,8 @@ def respond(plan: Plan | None, send: Send, receive: Receive, status: int, body: 
 async def _deliver(plan: Plan, send: Send, receive: Receive, status: int, body: bytes, content_type: bytes,
                    headers: list[tuple[bytes, bytes]], events: list[bytes] | None, adapter: Any,
                    who: Answered, deliveries: Deliveries) -> None:
-    deliveries.in_flight += 1
     client = _Client(receive, deliveries)
+    deliveries.clients.add(client)
     try:
         if plan.delay_s and not await client.wait(plan.jittered(plan.delay_s)):
             return
@@ -198,7 +195,7 @@ async def _deliver(plan: Plan, send: Send, receive: Receive, status: int, body: 
             await _stream(plan, client, send, status, events, content_type, headers, adapter, who)
     finally:
         client.close()
-        deliveries.in_flight -= 1
+        deliveries.clients.discard(client)
 
 
 async def _body(plan: Plan, client: _Client, send: Send, status: int, body: bytes, content_type: bytes,
@@ -254,13 +251,26 @@ async def _stream(plan: Plan, client: _Client, send: Send, status: int, events: 
     loop = asyncio.get_running_loop()
     clock = loop.time()  # the schedule counts from the headers, so waits never drift
     if plan.paced:
-        for i in range(stop):
-            clock += plan.jittered(plan.ttft_s if i == 0 else plan.chunk_delay_s)
+        i = 0
+        ahead: float | None = None  # the next chunk's due time, when already drawn (jitter is drawn once)
+        while i < stop:
+            clock = ahead if ahead is not None else clock + plan.jittered(plan.ttft_s if i == 0 else plan.chunk_delay_s)
+            ahead = None
             if not await client.wait(clock - loop.time()):
                 return
-            last = kind is None and i == stop - 1
-            data = b"".join(chunks[i] + end) if last else b"".join(chunks[i])
+            # Behind schedule (a busy loop): the chunks already due go out in this one write, so
+            # the stream keeps its schedule in time rather than in writes.
+            j = i + 1
+            while j < stop:
+                ahead = clock + plan.jittered(plan.chunk_delay_s)
+                if not client.due(ahead):
+                    break
+                clock, ahead = ahead, None
+                j += 1
+            last = kind is None and j == stop
+            data = b"".join([piece for chunk in chunks[i:j] for piece in chunk] + (end if last else []))
             await send({"type": "http.response.body", "body": data, "more_body": not last})
+            i = j
         if kind is None:
             if stop == 0:  # nothing but the end events (e.g. empty content)
                 clock += plan.jittered(plan.ttft_s)
@@ -359,48 +369,68 @@ async def _drop(send: Send, client: _Client) -> None:
 
 
 class _Client:
-    """Notices the client going away while a delivery waits.
+    """Waits on a delivery's schedule and notices the client going away meanwhile.
 
-    After the request body, the next `receive()` only returns when the client
-    disconnects, so one pending `receive()` per delivery is the watch.
+    After the request body, the next `receive()` only returns when the client disconnects, so
+    one pending `receive()` per delivery is the watch; its callback ends a wait early. A wait
+    is one timer and one future (no task or asyncio.wait per chunk), so a thousand paced
+    streams cost the loop little and keep their schedules.
     """
 
-    __slots__ = ("_receive", "_task", "_deliveries", "gone")
+    __slots__ = ("_receive", "_watch", "_deliveries", "_waiter", "_timer", "_hurried", "gone")
 
     def __init__(self, receive: Receive, deliveries: Deliveries):
         self._receive = receive
-        self._task: asyncio.Future | None = None
+        self._watch: asyncio.Future | None = None
         self._deliveries = deliveries
+        self._waiter: asyncio.Future[bool] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._hurried = True  # whether the current wait ends when the server stops
         self.gone = False
+
+    def due(self, when: float) -> bool:
+        """Whether `when` (loop time) has come, or the server is stopping: no need to wait for it."""
+        return self._deliveries.stopped or when <= asyncio.get_running_loop().time()
 
     async def wait(self, seconds: float, *, hurry: bool = True) -> bool:
         """Wait `seconds` (no time at all once the server stops, when `hurry`); False (at once) when
         the client disconnects first."""
         if self.gone:
             return False
-        stopping = self._deliveries.stop_signal() if hurry else asyncio.get_running_loop().create_future()
-        if seconds <= 0 or stopping.done():
+        if seconds <= 0 or (hurry and self._deliveries.stopped):
             return True
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while True:
-            if self._task is None:
-                self._task = asyncio.ensure_future(self._receive())
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return True
-            done, _ = await asyncio.wait((self._task, stopping), timeout=remaining,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if not done:
-                return True
-            if self._task not in done:  # the server is stopping
-                return True
-            task, self._task = self._task, None
-            if task.cancelled() or task.exception() is not None or task.result().get("type") == "http.disconnect":
-                self.gone = True
-                return False
+        if self._watch is None:
+            self._watch = asyncio.ensure_future(self._receive())
+            self._watch.add_done_callback(self._received)
+        waiter = self._waiter = loop.create_future()
+        self._hurried = hurry
+        self._timer = loop.call_later(seconds, _wake, waiter, True)
+        try:
+            return await waiter
+        finally:
+            self._timer.cancel()
+            self._timer = self._waiter = None
+
+    def hurry(self) -> None:
+        """The server is stopping: end the current wait now, unless it must not be hurried."""
+        if self._hurried:
+            _wake(self._waiter, True)
+
+    def _received(self, watch: asyncio.Future) -> None:
+        self._watch = None
+        if watch.cancelled() or watch.exception() is not None or watch.result().get("type") == "http.disconnect":
+            self.gone = True
+            _wake(self._waiter, False)
+        # Anything else (a server may repeat an empty body message): the next wait watches again.
 
     def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._task = None
+        if self._watch is not None and not self._watch.done():
+            self._watch.remove_done_callback(self._received)
+            self._watch.cancel()
+        self._watch = None
+
+
+def _wake(waiter: asyncio.Future[bool] | None, value: bool) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(value)

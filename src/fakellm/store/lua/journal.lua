@@ -1,0 +1,8 @@
+-- journal: ARGV prefix, after. Returns {id, entry, latency ('' = not noted), ...}, oldest first.
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', JOURNAL, '(' .. ARGV[2], '+inf')) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HGET', JOURNAL .. ':entries', id)
+  out[#out + 1] = redis.call('HGET', JOURNAL .. ':latency', id) or ''
+end
+return out

@@ -141,8 +141,10 @@ class RedisStore:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            for old in [known for known in self._clients if known.is_closed()]:
-                del self._clients[old]
+            # Clients of loops that have ended are dropped (list(): other threads may add theirs meanwhile).
+            for known in list(self._clients):
+                if known.is_closed():
+                    self._clients.pop(known, None)
             # One retry, at once, on a broken connection (Redis restarted); none on a timeout, so a
             # Redis that hangs fails the call within `timeout`.
             retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))

@@ -141,3 +141,17 @@ def test_two_apps_share_one_journal_that_says_who_answered(pair):
         entries = journal(app)
         assert [(e["id"], e["worker"], e["reply"]["content"]) for e in entries] == [
             (1, "worker-a", "one"), (2, "worker-b", "two"), (3, "worker-a", "hello")]
+
+
+def test_a_miss_is_journaled_with_the_same_explanation_as_over_the_memory_store(redis_url, redis_prefix):
+    only = {"rules": [{"name": "research", "when": {"messages_contain": "research", "turn": 1},
+                       "respond": {"content": "found"}}]}
+    over_memory = build_app(config_from_data(only, "test"))
+    over_redis = build_app(config_from_data(only, "test"), store=RedisStore(redis_url, prefix=redis_prefix))
+    for app in (over_memory, over_redis):
+        assert ask(app, "something else").startswith("[mock response for gpt-4o-mini")
+    [seen_in_memory], [seen_in_redis] = journal(over_memory), journal(over_redis)
+    assert seen_in_redis["explanation"] == seen_in_memory["explanation"]
+    assert seen_in_redis["explanation"]["closest_rule"] == "research"
+    assert seen_in_redis["rule"] is None
+    assert raw_client(over_redis).get("/_fakellm/stats").json()["unmatched_requests"] == 1

@@ -259,6 +259,10 @@ def test_a_password_protected_redis(own_redis_with_password):
     with pytest.raises(StateUnavailable) as caught:
         run(RedisStore(wrong).record(entry(0)))
     assert "not-the-password" not in str(caught.value) and "could not record a journal entry" in str(caught.value)
+    server.stop()
+    with pytest.raises(StateUnavailable) as caught:
+        run(store.count_hit("c", 0, None))
+    assert server.password not in str(caught.value) and f"redis://:***@127.0.0.1:{server.port}/0" in str(caught.value)
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 Each method is one complete step that a shared backend (Redis) can make atomic:
 open a conversation's turn, count a rule hit and say its sequence index, admit a
 request against rate-limit buckets, record a finished journal entry, store / fetch /
-delete a response, clear. `memory.MemoryStore` is the in-process implementation.
+delete a response, clear. `memory.MemoryStore` is the in-process implementation;
+`redis.RedisStore` keeps the same state in Redis, shared by several processes.
 
 What is handed to the store is plain data: a journal entry is finished when it is
 recorded (only its latency is noted later, through `note_latency`).
@@ -64,6 +65,7 @@ class JournalEntry:
     explanation: dict[str, Any] | None = None  # why no rule fired (only for a miss)
     id: int = 0  # given by the store: ids count requests
     latency_ms: float | None = None  # noted by the store once the answer is sent
+    worker: str | None = None  # which process answered, in a fleet sharing one store (None: a lone process)
 
     def as_dict(self, redacted: frozenset[str] = frozenset()) -> dict[str, Any]:
         out = {
@@ -87,6 +89,8 @@ class JournalEntry:
         }
         if self.explanation is not None:
             out["explanation"] = self.explanation
+        if self.worker is not None:
+            out["worker"] = self.worker
         return out
 
     @property
@@ -164,6 +168,11 @@ class Bounds:
     journal_size: int = 1_000
     max_responses: int = 10_000
     journal_bytes: int = 64 * 1024 * 1024  # the journal's entries together, as `journal_footprint` counts them
+
+
+class StateUnavailable(Exception):
+    """A shared store (Redis) could not be reached or failed: the message says what failed and where
+    (never with a password). The server answers 503 rather than guess at state it cannot see."""
 
 
 class Store(Protocol):

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Buckets kept at most (one per limit and API key); the least recently used are forgotten past it.
+MAX_BUCKET_KEYS = 10_000
+
 
 @dataclass(frozen=True, slots=True)
 class BucketLimit:

@@ -126,7 +126,7 @@ class BucketStore:
     A bucket is a small mutable list, refilled and taken by buckets.py: [requests left, tokens left, when].
     """
 
-    def __init__(self, max_keys: int = 10_000):
+    def __init__(self, max_keys: int = buckets.MAX_BUCKET_KEYS):
         self.max_keys = max_keys
         self._items: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
 

@@ -13,7 +13,7 @@ from ..engine.apis import api_matches
 from ..providers import registry
 from ..server.router import Handler as RouteHandler
 from ..server.router import Router
-from ..store.base import JournalEntry
+from ..store.base import JournalEntry, StateUnavailable
 from . import dashboard, metrics
 from .access import AdminAccess, guard
 
@@ -302,6 +302,9 @@ def endpoint(handler: AdminHandler) -> RouteHandler:
             status, body, ctype = _json(e.status, {"error": {"message": e.message, "type": "invalid_request_error", **e.extra}})
         except BodyTooLarge:
             status, body, ctype = _json(413, {"error": {"message": "request body too large", "type": "invalid_request_error"}})
+        except StateUnavailable as e:
+            error = app.state_alarm(e)
+            status, body, ctype = _json(503, {"error": {"message": error.message, "type": error.type, "code": error.code}})
         except ClientGone:
             return
         if scope["method"] == "HEAD":

@@ -20,13 +20,14 @@ from ..engine.engine import CONVERSATION_HEADER, Engine, bounds_of, input_tokens
 from ..model import ErrorInfo, Refusal, Reply
 from ..providers import registry
 from ..providers.base import Adapter, InvalidRequest
-from ..store.base import Store
+from ..store.base import StateUnavailable, Store
 from ..store.memory import MemoryStore
 from ..traffic import delivery
 from ..traffic.policy import TrafficPolicy
 from . import routes
 from .bodies import json_object
 from .metrics import Metrics
+from .state import StateAlarm
 from .router import Router
 
 log = logging.getLogger("fakellm")
@@ -53,6 +54,7 @@ class FakeLLMApp:
         self.reloads = 0
         self.reload_failures = 0
         self.metrics = Metrics()
+        self.state_alarm = StateAlarm()  # a failing shared store: 503s, and a log line per burst
         self.deliveries = delivery.Deliveries()  # replies on the slow path (timing, faults) right now
         self._header_names = HeaderNames()
         self._last_headers: tuple[list[tuple[bytes, bytes]] | None, dict[str, str]] = (None, {})
@@ -218,6 +220,10 @@ class FakeLLMApp:
         except Refusal as e:
             await send_response(send, e.status, adapter.render_error(e.status, e.error, request_id), JSON, [id_header])
             return
+        except StateUnavailable as e:
+            error = self.state_alarm(e)
+            await send_response(send, 503, adapter.render_error(503, error, request_id), JSON, [id_header])
+            return
         except Exception as e:  # a fakellm bug: answer in the provider's shape, keep serving
             log.exception("fakellm: internal error")
             error = ErrorInfo(f"fakellm internal error: {type(e).__name__}: {e}")
@@ -239,7 +245,10 @@ class FakeLLMApp:
             await delivery.respond(reply.delivery, send, receive, status, body, ctype, headers_out, events,
                                    adapter, delivery.Answered(request_id, request, response_id, 0), self.deliveries)
         elapsed = time.perf_counter() - started
-        await self.store.note_latency(entry, elapsed * 1000)
+        try:
+            await self.store.note_latency(entry, elapsed * 1000)
+        except StateUnavailable as e:  # the answer is out; only its latency is lost
+            self.state_alarm(e)
         self.metrics.observe(request.api, reply.rule, status, request.stream, elapsed)
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..asgi import JSON, BodyTooLarge, ClientGone, query_params, read_body, send_response
 from ..model import ErrorInfo
 from ..providers.base import Call, EndpointFn, ErrorRenderer, InvalidRequest
+from ..store.base import StateUnavailable
 from .bodies import json_object
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ def json_endpoint(fn: EndpointFn, render_error: ErrorRenderer, *, with_body: boo
             out = render_error(413, ErrorInfo("Request body is too large"), request_id)
         except InvalidRequest as e:
             status, out = e.status, render_error(e.status, e.as_error(), request_id)
+        except StateUnavailable as e:
+            status, out = 503, render_error(503, app.state_alarm(e), request_id)
         except Exception as e:  # a fakellm bug: answer in the provider's shape, keep serving
             log.exception("fakellm: internal error")
             status = 500

@@ -326,8 +326,9 @@ def test_put_config_keeps_the_newest_and_announces_it(redis_url, redis_prefix):
         pubsub = listener.pubsub()
         await pubsub.subscribe(store.config_channel)
         await pubsub.get_message(timeout=1)  # the subscription's confirmation
-        assert await store.put_config("rules: []\n", "host-a:1 fakellm.yaml") is None
-        replaced = await store.put_config("rules: [{respond: {content: hi}}]\n", "host-b:2 fakellm.yaml")
+        assert await store.put_config("rules: []\n", "host-a:1 fakellm.yaml") == (1, None)
+        version, replaced = await store.put_config("rules: [{respond: {content: hi}}]\n", "host-b:2 fakellm.yaml")
+        assert version == 2
         assert (replaced.text, replaced.origin, replaced.version) == ("rules: []\n", "host-a:1 fakellm.yaml", 1)
         current = await store.get_config()
         assert (current.text, current.origin, current.version) == ("rules: [{respond: {content: hi}}]\n",

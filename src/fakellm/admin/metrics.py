@@ -9,7 +9,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from .. import __version__
-from ..server.metrics import LATENCY_BUCKETS, Metrics
+from ..server.metrics import LATENCY_BUCKETS
 
 if TYPE_CHECKING:
     from ..server.app import FakeLLMApp
@@ -26,8 +26,12 @@ def _number(value: float) -> str:
 
 
 async def render(app: FakeLLMApp) -> bytes:
-    """The Prometheus text exposition (format 0.0.4) of `app`'s metrics."""
-    metrics: Metrics = app.metrics
+    """The Prometheus text exposition (format 0.0.4) of `app`'s metrics: the whole fleet's when the
+    app shares a store with other processes."""
+    if app.fleet is not None:
+        metrics, reloads, reload_failures = await app.fleet.metrics()
+    else:
+        metrics, reloads, reload_failures = app.metrics, app.reloads, app.reload_failures
     lines: list[str] = []
 
     def family(name: str, kind: str, help_text: str) -> None:
@@ -67,9 +71,9 @@ async def render(app: FakeLLMApp) -> bytes:
     lines.append(f"fakellm_active_streams {metrics.active_streams}")
 
     family("fakellm_config_reloads_total", "counter", "Configs put into service after startup (reloads and PUTs).")
-    lines.append(f"fakellm_config_reloads_total {app.reloads}")
+    lines.append(f"fakellm_config_reloads_total {reloads}")
     family("fakellm_config_reload_failures_total", "counter", "Reloads that found an invalid config file.")
-    lines.append(f"fakellm_config_reload_failures_total {app.reload_failures}")
+    lines.append(f"fakellm_config_reload_failures_total {reload_failures}")
 
     family("fakellm_rules", "gauge", "Rules in the active config.")
     lines.append(f"fakellm_rules {len(app.engine.rules)}")

@@ -187,13 +187,15 @@ class Engine:
         self.traffic = self._make_traffic(config) if self._make_traffic is not None else None
         self._chance = random.Random(None if d.seed is None else f"fakellm-probability-{d.seed}")
 
-    async def use_config(self, config: Config) -> None:
+    async def use_config(self, config: Config, *, restart_counters: bool = True) -> None:
         """Swap in a new config; conversations and the journal survive, rule counters and rate-limit
-        buckets restart (counters are kept by rule position, so new rules must not inherit them)."""
+        buckets restart (counters are kept by rule position, so new rules must not inherit them),
+        unless `restart_counters` is False (another process sharing the store restarted them)."""
         self._compile(config)
         await self.store.resize(bounds_of(config))
-        await self.store.clear_rule_counters()
-        await self.store.clear_buckets()
+        if restart_counters:
+            await self.store.clear_rule_counters()
+            await self.store.clear_buckets()
 
     def next_id(self) -> str:
         """A short unique id for response, call and request ids."""

@@ -24,7 +24,7 @@ from ..store.base import StateUnavailable, Store
 from ..store.memory import MemoryStore
 from ..traffic import delivery
 from ..traffic.policy import TrafficPolicy
-from . import routes
+from . import fleet, routes
 from .bodies import json_object
 from .metrics import Metrics
 from .state import StateAlarm
@@ -64,6 +64,8 @@ class FakeLLMApp:
         for install in extensions:  # routes beyond the providers' (the admin API: see fakellm/app.py)
             install(self.router)
         self._watcher: asyncio.Task | None = None
+        # Processes on one shared store (Redis) serve one config and add up their metrics.
+        self.fleet = fleet.Fleet(self, self.store) if fleet.shares_config(self.store) else None
 
     @property
     def config(self) -> Config:
@@ -100,9 +102,17 @@ class FakeLLMApp:
         return config
 
     async def use_config(self, config: Config) -> None:
-        """Serve `config` from now on; raises ConfigError (serving the old one) if it names an unknown API."""
+        """Serve `config` from now on (the whole fleet, on a shared store); raises ConfigError (serving
+        the old one) if it names an unknown API."""
         check_apis(config, registry.KNOWN_APIS)
-        await self.engine.use_config(config)
+        if self.fleet is not None:
+            await self.fleet.publish(config)
+        await self.apply_config(config)
+
+    async def apply_config(self, config: Config, *, restart_counters: bool = True) -> None:
+        """Serve a checked config in this process (`restart_counters=False`: another process of the
+        fleet already restarted the shared counters for it)."""
+        await self.engine.use_config(config, restart_counters=restart_counters)
         self.reloads += 1
         self.last_reload_error = None
 
@@ -124,12 +134,21 @@ class FakeLLMApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.fleet is not None:
+                    try:
+                        await self.fleet.publish(self.config, starting=True)
+                    except StateUnavailable as e:
+                        await send({"type": "lifespan.startup.failed", "message": str(e)})
+                        return
+                    self.fleet.follow()
                 if self.watch:
                     self._watcher = asyncio.get_running_loop().create_task(self._watch_config())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._watcher is not None:
                     self._watcher.cancel()
+                if self.fleet is not None:
+                    await self.fleet.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

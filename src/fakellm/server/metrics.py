@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
+from typing import Iterable
+
+import orjson
 
 # Upper bounds in seconds: a mock answers in well under a millisecond unless a
 # rule adds delays, so the buckets reach down to 0.25 ms and up to a minute.
@@ -38,3 +41,38 @@ class Metrics:
 
     def stream_ended(self) -> None:
         self.active_streams -= 1
+
+    # -- a fleet's metrics: each process shares a snapshot; /metrics on any of them sums them
+
+    def snapshot(self, reloads: int, reload_failures: int) -> bytes:
+        """This process's counters as bytes, for `combined` in another process."""
+        return orjson.dumps({
+            "requests": [[api, rule, status, stream, n] for (api, rule, status, stream), n in self.requests.items()],
+            "latency": self.latency,
+            "active_streams": self.active_streams,
+            "reloads": reloads,
+            "reload_failures": reload_failures,
+        })
+
+    @classmethod
+    def combined(cls, snapshots: Iterable[tuple[bytes, bool]]) -> tuple[Metrics, int, int]:
+        """The sum of snapshots (each with whether its process is still alive: only live processes
+        count toward the active-streams gauge); also the summed reloads and reload failures."""
+        total = cls()
+        reloads = failures = 0
+        for raw, alive in snapshots:
+            try:
+                data = orjson.loads(raw)
+                for api, rule, status, stream, n in data["requests"]:
+                    total.requests[(api, rule, status, stream)] += n
+                for api, histogram in data["latency"].items():
+                    mine = total.latency.setdefault(api, [0] * (len(LATENCY_BUCKETS) + 2))
+                    for i, value in enumerate(histogram[: len(mine)]):
+                        mine[i] += value
+                if alive:
+                    total.active_streams += data["active_streams"]
+                reloads += data["reloads"]
+                failures += data["reload_failures"]
+            except (ValueError, KeyError, TypeError):  # a snapshot of another fakellm version
+                continue
+        return total, reloads, failures

@@ -36,11 +36,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, AsyncIterator, Iterator, Mapping, Sequence
 
 import orjson
 
@@ -91,7 +92,7 @@ class RedisStore:
         self.bounds = bounds
         self.redacted_headers = redacted_headers
         # Beyond the protocol: who answers (journal entries say it) and where config changes are announced.
-        self.worker = worker if worker is not None else f"{socket.gethostname()}:{os.getpid()}"
+        self.worker = worker if worker is not None else _worker_name()
         self.config_channel = f"{self.prefix}:config"
         self.timeout = timeout
         self._clock_offset = clock_offset
@@ -317,17 +318,76 @@ class RedisStore:
 
     # -- beyond the Store protocol: the fleet's config
 
-    async def put_config(self, text: str, origin: str) -> FleetConfig | None:
+    async def put_config(self, text: str, origin: str) -> tuple[int, FleetConfig | None]:
         """Keep `text` as the fleet's config and announce its version on `config_channel`; returns the
-        config it replaced (None for the first)."""
-        _version, *previous = await self._run(lua.PUT_CONFIG, "publish the config", text, origin, time.time())
-        return _fleet_config(previous)
+        new version and the config it replaced (None for the first)."""
+        version, *previous = await self._run(lua.PUT_CONFIG, "publish the config", text, origin, time.time())
+        return int(version), _fleet_config(previous)
+
+    # -- beyond the protocol: each process's metrics, for fleet-wide /metrics
+
+    MAX_WORKERS = 1_000  # metrics snapshots kept (the most recently seen workers)
+
+    async def put_metrics(self, snapshot: bytes) -> None:
+        """Keep this worker's metrics snapshot (its counters since it started) for the fleet's /metrics."""
+        client = self._client()
+        with self._failing("share this worker's metrics"):
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.hset(self._key("metrics"), self.worker, snapshot)
+                pipe.zadd(self._key("metrics:seen"), {self.worker: time.time()})
+                pipe.zrange(self._key("metrics:seen"), 0, -self.MAX_WORKERS - 1)
+                *_, stale = await pipe.execute()
+            if stale:
+                async with client.pipeline(transaction=True) as pipe:
+                    pipe.hdel(self._key("metrics"), *stale)
+                    pipe.zrem(self._key("metrics:seen"), *stale)
+                    await pipe.execute()
+
+    async def fleet_metrics(self) -> list[tuple[bytes, float]]:
+        """Every worker's last metrics snapshot and when it was shared."""
+        client = self._client()
+        with self._failing("read the fleet's metrics"):
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.hgetall(self._key("metrics"))
+                pipe.zrange(self._key("metrics:seen"), 0, -1, withscores=True)
+                snapshots, seen = await pipe.execute()
+        when = {worker: score for worker, score in seen}
+        return [(snapshot, when.get(worker, 0.0)) for worker, snapshot in snapshots.items()]
+
+    async def config_versions(self) -> AsyncIterator[int]:
+        """The versions announced on `config_channel` as they come (beyond the Store protocol), on a
+        subscription of its own; StateUnavailable when it breaks (subscribe again to go on)."""
+        pubsub = self._client().pubsub(ignore_subscribe_messages=True)
+        try:
+            with self._failing("subscribe to config changes"):
+                await pubsub.subscribe(self.config_channel)
+            while True:
+                with self._failing("listen for config changes"):
+                    message = await pubsub.get_message(timeout=None)
+                if message is not None and message.get("type") == "message":
+                    try:
+                        yield int(message["data"])
+                    except (TypeError, ValueError):
+                        continue
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
 
     async def get_config(self) -> FleetConfig | None:
         """The fleet's config as last published, or None."""
         with self._failing("read the config"):
             fields = await self._client().hmget(self._key("config"), "text", "origin", "version", "time")
         return _fleet_config(fields)
+
+
+_stores_made: dict[int, itertools.count] = {}  # per process id: a forked worker counts afresh
+
+
+def _worker_name() -> str:
+    """host:pid, and for a second store in one process (tests) host:pid/2, so each is told apart."""
+    pid = os.getpid()
+    n = next(_stores_made.setdefault(pid, itertools.count(1)))
+    return f"{socket.gethostname()}:{pid}" + (f"/{n}" if n > 1 else "")
 
 
 def _fleet_config(fields: Sequence[bytes | None]) -> FleetConfig | None:

@@ -274,14 +274,16 @@ class FakeLLM:
     `admin_token` makes the admin API over HTTP (`/_fakellm/*`, `/metrics`) require
     `Authorization: Bearer <admin_token>` (`admin_headers` gives that header); this object's
     own methods reach the server in-process and need no token.
+    `state="redis://host:port/0"` keeps the state in Redis, shared with every fakellm process on it
+    (they serve one config: this one, from when it starts); the default is this process's memory.
     """
 
     def __init__(self, config: Any = None, *, rules: Iterable[Mapping[str, Any]] | None = None,
                  strict: bool | None = None, host: str = "127.0.0.1", port: int = 0,
-                 admin_token: str | None = None):
+                 admin_token: str | None = None, state: str | None = None):
         cfg = build_config(config, rules=rules, strict=strict)
         path = Path(config) if isinstance(config, (str, Path)) else None
-        self.app = build_app(cfg, path, admin_token=admin_token)
+        self.app = build_app(cfg, path, admin_token=admin_token, state=state)
         self._admin_token = admin_token
         self.host = host
         self._requested_port = port
@@ -305,7 +307,7 @@ class FakeLLM:
             sock.close()
             raise RuntimeError(f"fakellm cannot listen on {self.host}:{self._requested_port}: {e}") from None
         server = _ThreadServer(uvicorn.Config(
-            self.app, lifespan="off", access_log=False, log_level="warning", log_config=None,
+            self.app, lifespan="on", access_log=False, log_level="warning", log_config=None,
             timeout_graceful_shutdown=1,
         ))
         self._failure = None

@@ -26,6 +26,7 @@ _REPORTED = pytest.StashKey[bool]()
 _CONFIG_CACHE = pytest.StashKey[dict]()
 
 ADMIN_TOKEN_ENV = "FAKELLM_ADMIN_TOKEN"  # the same variable `fakellm serve` reads
+STATE_ENV = "FAKELLM_STATE"  # likewise
 
 MARKER_HELP = (
     "fakellm(rules=None, config=None, strict=None): what the `fakellm` fixture serves in this test: "
@@ -43,6 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   "(relative to the ini file)", default="")
     parser.addini("fakellm_strict", "fail a test that sends a request no rule matched (and answer it with a "
                   "404 fakellm_no_match)", type="bool", default=False)
+    parser.addini("fakellm_state", "where the fixture's server keeps its state: `memory` (the default) or a "
+                  "redis:// URL shared with other fakellm processes, e.g. pytest-xdist workers (the "
+                  "FAKELLM_STATE environment variable overrides it)", default="")
     parser.addini("fakellm_admin_token", "require `Authorization: Bearer <token>` on the fixture's admin API "
                   "over HTTP (the FAKELLM_ADMIN_TOKEN environment variable overrides it)", default="")
 
@@ -54,13 +58,21 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def _fakellm_session(pytestconfig: pytest.Config) -> Iterator[FakeLLM]:
     """The session's server (one per xdist worker); tests use `fakellm`, which resets it."""
+    from ..admin.access import check_token
+    from ..store.base import StateUnavailable
     from .fakellm import FakeLLM
 
     token = os.environ.get(ADMIN_TOKEN_ENV) or pytestconfig.getini("fakellm_admin_token") or None
+    state = os.environ.get(STATE_ENV) or pytestconfig.getini("fakellm_state") or None
     try:
-        llm = FakeLLM(admin_token=token).start()
+        if token is not None:
+            check_token(token)
     except ValueError as e:  # says what is wrong with the token without quoting it
         pytest.fail(f"fakellm: {ADMIN_TOKEN_ENV} / fakellm_admin_token: {e}", pytrace=False)
+    try:
+        llm = FakeLLM(admin_token=token, state=state).start()
+    except (ValueError, StateUnavailable) as e:  # neither message shows a password
+        pytest.fail(f"fakellm: {STATE_ENV} / fakellm_state: {e}", pytrace=False)
     try:
         yield llm
     finally:

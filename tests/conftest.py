@@ -1,5 +1,12 @@
+import os
 import sys
 from pathlib import Path
 
 # Tests import their helpers module by name.
 sys.path.insert(0, str(Path(__file__).parent))
+
+# Tests start `fakellm serve` in other directories: a relative PYTHONPATH (`PYTHONPATH=src`) would make
+# those subprocesses import whichever fakellm is installed instead of this one.
+if os.environ.get("PYTHONPATH"):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        str(Path(entry).resolve()) for entry in os.environ["PYTHONPATH"].split(os.pathsep) if entry)

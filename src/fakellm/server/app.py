@@ -15,9 +15,9 @@ from typing import Any, Callable, Sequence
 import orjson
 
 from ..asgi import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
-from ..config.schema import Config, ConfigError, check_apis, load_config
+from ..config.schema import Config, ConfigError, check_apis, load_config, parse_config_bytes
 from ..engine.catalog import Catalog
-from ..engine.engine import CONVERSATION_HEADER, Engine, bounds_of, input_tokens
+from ..engine.engine import CONVERSATION_HEADER, Compiled, Engine, bounds_of, input_tokens
 from ..model import ErrorInfo, Refusal, Reply
 from ..providers import registry
 from ..providers.base import Adapter, InvalidRequest
@@ -25,7 +25,8 @@ from ..store.base import Store
 from ..store.memory import MemoryStore
 from ..traffic import delivery
 from ..traffic.policy import TrafficPolicy
-from . import routes
+from . import config_watch, routes
+from .collector import collector_paused
 from .metrics import Metrics
 from .router import Router
 
@@ -62,6 +63,7 @@ class FakeLLMApp:
         for install in extensions:  # routes beyond the providers' (the admin API: see fakellm/app.py)
             install(self.router)
         self._watcher: asyncio.Task | None = None
+        self._swapping = asyncio.Lock()
 
     @property
     def config(self) -> Config:
@@ -83,26 +85,42 @@ class FakeLLMApp:
 
     # -- config
 
+    async def replace_config(self, build: Callable[[], Config]) -> Config:
+        """Serve the config that `build` makes. Building, checking and compiling it run in a worker
+        thread (seconds, for a big config), so requests keep being answered meanwhile; the result is
+        swapped in whole. Raises ConfigError, changing nothing, when the config is invalid. Swaps
+        happen one at a time, in the order they were asked for."""
+        async with self._swapping:
+            compiled = await asyncio.to_thread(self._compile, build)
+            await self.engine.use(compiled)
+            self.reloads += 1
+            self.last_reload_error = None
+            return compiled.config
+
+    def _compile(self, build: Callable[[], Config]) -> Compiled:
+        with collector_paused():
+            config = build()
+            check_apis(config, registry.KNOWN_APIS)
+            return self.engine.compile(config)
+
     async def reload(self) -> Config:
         """Re-read the config file; on error keep serving the old config and raise ConfigError."""
-        if self.config_path is None:
+        path = self.config_path
+        if path is None:
             raise ConfigError([])
         try:
-            config = load_config(self.config_path)
-            check_apis(config, registry.KNOWN_APIS)
+            return await self.replace_config(lambda: load_config(path))
         except ConfigError as e:
-            self.reload_failures += 1
-            self.last_reload_error = [p.as_dict() for p in e.problems]
+            self._reload_failed(e)
             raise
-        await self.use_config(config)
-        return config
+
+    def _reload_failed(self, error: ConfigError) -> None:
+        self.reload_failures += 1
+        self.last_reload_error = [p.as_dict() for p in error.problems]
 
     async def use_config(self, config: Config) -> None:
         """Serve `config` from now on; raises ConfigError (serving the old one) if it names an unknown API."""
-        check_apis(config, registry.KNOWN_APIS)
-        await self.engine.use_config(config)
-        self.reloads += 1
-        self.last_reload_error = None
+        await self.replace_config(lambda: config)
 
     # -- ASGI
 
@@ -132,18 +150,19 @@ class FakeLLMApp:
                 return
 
     async def _watch_config(self) -> None:
-        from watchfiles import awatch
+        path = self.config_path
+        assert path is not None
 
-        assert self.config_path is not None
-        target = self.config_path.resolve()
-        async for changes in awatch(target.parent, debounce=100, step=50):
-            if not any(Path(p).resolve() == target for _, p in changes):
-                continue
-            try:
-                await self.reload()
-                log.warning("fakellm: reloaded %s", target.name)
-            except ConfigError as e:
-                log.warning("fakellm: %s is invalid, still serving the previous config:\n%s", target.name, e)
+        async def apply(content: bytes | None) -> None:
+            await self.replace_config(lambda: load_config(path) if content is None
+                                      else parse_config_bytes(content, str(path)))
+            log.warning("fakellm: reloaded %s", path.name)
+
+        def report(error: ConfigError) -> None:
+            self._reload_failed(error)
+            log.warning("fakellm: %s is invalid, still serving the previous config:\n%s", path.name, error)
+
+        await config_watch.watch(path, apply, report)
 
     async def serve_llm(self, adapter: Adapter, scope: dict[str, Any], receive: Receive, send: Send,
                         params: dict[str, str]) -> None:

@@ -161,12 +161,15 @@ class MemoryStore:
         self._stats = Stats(started=time.time())
 
     async def resize(self, bounds: Bounds) -> None:
+        # The one step that can fail (a size no deque can have) comes first: then nothing has changed.
+        journal = self._journal
+        if journal.maxlen != bounds.journal_size:
+            journal = deque(journal, maxlen=bounds.journal_size)
         self.bounds = bounds
+        self._journal = journal
         self._responses.resize(bounds.max_responses)
         while len(self._conversations) > bounds.max_conversations:
             self._conversations.popitem(last=False)
-        if self._journal.maxlen != bounds.journal_size:
-            self._journal = deque(self._journal, maxlen=bounds.journal_size)
 
     # -- conversations and rule counters
 

@@ -3,8 +3,9 @@
 The path is followed as given, every time. A Kubernetes ConfigMap is mounted as
 `config.yaml -> ..data/config.yaml`, `..data -> ..2026_12_01_x`, and updated by pointing `..data`
 at a new directory: so the directory the path is in is watched (and the one it resolves to
-now, for a link to a file elsewhere), and the file is read through the path each time. Any
-change there counts when the content differs from the content last acted on.
+now, for a link to a file elsewhere), and the file is read through the path each time, also
+every few seconds without an event. A change counts when the content differs from the
+content last acted on.
 
 An editor saving a file may truncate it and write it a moment later. So a change is acted on
 once two reads a moment apart agree, and content that does not load gets a short grace to
@@ -27,6 +28,7 @@ log = logging.getLogger("fakellm")
 SETTLE_S = 0.1  # two reads this far apart must agree...
 SETTLE_MAX_S = 2.0  # ...within this long; a file that keeps changing is taken as it is then
 GRACE_S = 1.0  # content that does not load may be a save in progress: wait this long for it to change
+LOOK_ANYWAY_S = 3.0  # with no change announced for this long, read the file anyway
 
 Apply = Callable[[bytes | None], Awaitable[object]]  # serve this content (None: the file is not there)
 Report = Callable[[ConfigError], None]  # the content does not load, and stays so
@@ -99,7 +101,10 @@ async def watch(path: Path, apply: Apply, report: Report) -> None:
                 last = await follow(path, last, apply, report)
                 continue
             # Not recursive: the directory of a config is often a project with many files below it.
-            changes = awatch(*dirs, recursive=False, watch_filter=None, debounce=100, step=50)
+            # Every few seconds without a change it looks anyway, for changes no event announced
+            # (made while the watch was being set up, or on a file system that sends none).
+            changes = awatch(*dirs, recursive=False, watch_filter=None, debounce=100, step=50,
+                             rust_timeout=int(LOOK_ANYWAY_S * 1000), yield_on_timeout=True)
             async with contextlib.aclosing(changes):
                 async for _ in changes:
                     last = await follow(path, last, apply, report)

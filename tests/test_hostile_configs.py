@@ -41,10 +41,14 @@ HOSTILE: list[tuple[str, bytes, tuple[int, int], str]] = [
     ("a control character", b"rules:\n  - name: \"bell\x07\"\n", (2, 16), "U+0007 is not allowed"),
     ("an escape character", b"rules: [{name: \x1b[31mred}]\n", (1, 16), "U+001B is not allowed"),
     ("bytes that are not UTF-8", b"rules:\n  - name: caf\xe9\n", (2, 14), "not UTF-8"),
-    ("journal_size above 2^63", b"defaults:\n  journal_size: 18446744073709551616\nrules: []\n", (2, 17),
+    ("journal_size above 2^63", b"defaults:\n  journal_size: 9223372036854775809\nrules: []\n", (2, 17),
      "journal_size: Input should be less than or equal to 1000000"),
     ("a 5,000-digit seed", b"defaults: {seed: " + b"9" * 5000 + b"}\nrules: []\n", (1, 18), "cannot read this value"),
     ("a 13th month", b"rules: [{name: 2026-13-01}]\n", (1, 16), "cannot read this value (month must be in 1..12)"),
+    ("a date in tool-call arguments", b"rules:\n  - respond:\n      tool_calls: [{name: f, arguments: {day: 2026-12-01}}]\n",
+     (3, 41), "arguments: must be JSON (Object of type date is not JSON serializable)"),
+    ("an integer beyond 64 bits", b"rules:\n  - respond:\n      tool_calls: [{name: f, arguments: {n: 1" + b"0" * 20
+     + b"}}]\n", (3, 45), "the integer 100000000000000000000 does not fit in 64 bits"),
 ]
 IDS = [case[0] for case in HOSTILE]
 
@@ -163,10 +167,10 @@ def test_check_of_a_hostile_file_exits_2_without_a_traceback(tmp_path, name, con
     ("rules: [{when: {turn_in: [1, %s]}}]", 2**31),
     ("rules: [{respond: {usage: {input_tokens: %s}}}]", 2**31),
     ("rules: [{respond: {fault: {type: truncate, after_chunks: %s}}}]", 2**31),
-    ("rules: [{respond: {status: 500, error: {message: x, code: %s}}}]", 2**64),
+    ("rules: [{respond: {status: 500, error: {message: x, code: %s}}}]", 2**63),
     ("models: [{id: m, created: %s}]", 2**53),
     ("models: [{id: m, input_token_limit: %s}]", 2**31),
-    ("version: %s", 2**64),
+    ("version: %s", 2**63),
 ])
 def test_numbers_have_upper_bounds(setting, value):
     text = setting % value + ("\nrules: []\n" if not setting.startswith("rules") else "\n")
@@ -237,3 +241,18 @@ def test_check_of_thousands_of_rules_is_quick(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "rule 'shadowed' can never fire: rule 'r7' comes first" in result.stderr
     assert "big.yaml: ok (5001 rule(s), 1 warning(s))" in result.stdout
+
+
+def test_values_that_cannot_be_sent_as_json_are_problems_from_python_too():
+    """Found when the config was compiled, as a TypeError (a 500 from PUT, a traceback from serve)."""
+    import datetime
+
+    from fakellm.config import config_from_data
+
+    for arguments in ({"day": datetime.date(2026, 12, 1)}, {"raw": b"bytes"}, {"n": 10**30}, {"x": float("nan")}):
+        with pytest.raises(ConfigError, match=r"rules\[0\]\.respond\.tool_calls\[0\]\.arguments: must be JSON"):
+            config_from_data({"rules": [{"respond": {"tool_calls": [{"name": "f", "arguments": arguments}]}}]})
+    with pytest.raises(ConfigError, match="embedding must be a non-empty list of \\(finite\\) numbers"):
+        config_from_data({"rules": [{"respond": {"embedding": [0.5, float("inf")]}}]})
+    with pytest.raises(ConfigError, match="the number 1000000000000000000000 is too large"):
+        config_from_data({"rules": [{"respond": {"headers": {"x-n": 10**21}}}]})

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .problems import ConfigError, Problem
@@ -65,6 +67,8 @@ class ToolCallSpec(_Strict):
                 raise ValueError(f"arguments given as a string must be JSON text ({e})") from None
             if not isinstance(value, dict):
                 raise ValueError(f"arguments must be a JSON object, got {_kind(value)}")
+        else:
+            _check_json(v)
         return v
 
 
@@ -81,6 +85,16 @@ class UsageSpec(_Strict):
     cached_tokens: int | None = Field(default=None, ge=0, le=INT32)
     cache_creation_input_tokens: int | None = Field(default=None, ge=0, le=INT32)
     reasoning_tokens: int | None = Field(default=None, ge=0, le=INT32)
+
+
+def _check_json(value: Any) -> None:
+    """A value fakellm sends as JSON (and shows in GET /_fakellm/config) must be JSON: no dates, bytes
+    or sets (YAML can write them), no NaN or infinity, integers within 64 bits."""
+    try:
+        json.dumps(value, allow_nan=False)
+        orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except (TypeError, ValueError, orjson.JSONEncodeError) as e:
+        raise ValueError(f"must be JSON ({e}); quote the value to send it as a string") from None
 
 
 def _number(v: Any) -> Any:
@@ -180,6 +194,8 @@ class RespondSpec(TimingSpec):
             if name.lower() in FRAMING_HEADERS:
                 raise ValueError(f"header {name} cannot be set: fakellm frames the response itself "
                                  f"({', '.join(sorted(FRAMING_HEADERS))} would break it)")
+            if isinstance(value, int) and not -(2**63) <= value < 2**64:
+                raise ValueError(f"header {name}: the number {value} is too large")
             if isinstance(value, str) and not _HEADER_VALUE.fullmatch(value):
                 raise ValueError(f"header {name}: the value must be printable ASCII on one line, got {value!r}")
         return v
@@ -205,12 +221,13 @@ class RespondSpec(TimingSpec):
             if len({len(x) for x in v}) > 1:
                 raise ValueError("every vector in embedding must have the same length")
             return v
-        raise ValueError("embedding must be a non-empty list of numbers, or a list of such lists (one per input)")
+        raise ValueError("embedding must be a non-empty list of (finite) numbers, or a list of such lists "
+                         "(one per input)")
 
 
 def _is_vector(v: Any) -> bool:
     return isinstance(v, list) and bool(v) and all(
-        isinstance(x, (int, float)) and not isinstance(x, bool) for x in v
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v
     )
 
 

@@ -162,7 +162,8 @@ class FakeLLMApp:
             self._reload_failed(error)
             log.warning("fakellm: %s is invalid, still serving the previous config:\n%s", path.name, error)
 
-        await config_watch.watch(path, apply, report)
+        text = self.config.text
+        await config_watch.watch(path, apply, report, text.encode("utf-8") if text is not None else None)
 
     async def serve_llm(self, adapter: Adapter, scope: dict[str, Any], receive: Receive, send: Send,
                         params: dict[str, str]) -> None:

@@ -13,18 +13,23 @@ import gc
 from typing import Iterator
 
 
+# Fewer new objects than this are left to the young generation: collecting them is quick.
+MANY_OBJECTS = 100_000
+
+
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
-    """Run the block with the cyclic collector off, then file what it made with the oldest
-    objects (freeze and unfreeze move every tracked object to the oldest generation without
-    walking them): it is collected, if ever, by the next full collection, like the rest of a
-    long-lived heap. Reference counting frees the block's garbage as usual meanwhile."""
+    """Run the block with the cyclic collector off. If it made many objects, file them with the
+    oldest (freeze and unfreeze move every tracked object to the oldest generation without walking
+    them): they are looked at by the next full collection, like the rest of a long-lived heap.
+    Reference counting frees the block's garbage as usual meanwhile."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
-        gc.unfreeze()
+        if gc.get_count()[0] > MANY_OBJECTS:
+            gc.freeze()
+            gc.unfreeze()
         if was_enabled:
             gc.enable()

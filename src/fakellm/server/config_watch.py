@@ -88,11 +88,12 @@ def watched_dirs(path: Path) -> tuple[Path, ...]:
     return tuple(d for d in dict.fromkeys(dirs) if d.is_dir())
 
 
-async def watch(path: Path, apply: Apply, report: Report) -> None:
-    """Run until cancelled. Nothing that goes wrong stops it: it is logged, and watching goes on."""
+async def watch(path: Path, apply: Apply, report: Report, served: bytes | None) -> None:
+    """Run until cancelled; `served` is the content being served (None: read it now). Nothing that
+    goes wrong stops it: it is logged, and watching goes on."""
     from watchfiles import awatch
 
-    last = read(path)  # what is being served
+    last = served if served is not None else read(path)
     while True:
         dirs = watched_dirs(path)
         try:

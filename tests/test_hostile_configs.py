@@ -47,6 +47,8 @@ HOSTILE: list[tuple[str, bytes, tuple[int, int], str]] = [
     ("a 13th month", b"rules: [{name: 2026-13-01}]\n", (1, 16), "cannot read this value (month must be in 1..12)"),
     ("a date in tool-call arguments", b"rules:\n  - respond:\n      tool_calls: [{name: f, arguments: {day: 2026-12-01}}]\n",
      (3, 41), "arguments: must be JSON (Object of type date is not JSON serializable)"),
+    ("a regular expression's repeat too large", b'rules: [{when: {messages_match: "a{4294967296}"}}]\n', (1, 33),
+     "not a valid regular expression: the repetition number is too large"),
     ("an integer beyond 64 bits", b"rules:\n  - respond:\n      tool_calls: [{name: f, arguments: {n: 1" + b"0" * 20
      + b"}}]\n", (3, 45), "the integer 100000000000000000000 does not fit in 64 bits"),
 ]

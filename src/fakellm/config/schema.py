@@ -309,7 +309,7 @@ class WhenSpec(_Strict):
 
             try:
                 re.compile(v)
-            except re.error as e:
+            except (re.error, OverflowError, RecursionError) as e:  # a{4294967296}, 10,000 nested groups
                 raise ValueError(f"messages_match is not a valid regular expression: {e}") from None
         return v
 

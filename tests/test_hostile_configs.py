@@ -44,7 +44,7 @@ HOSTILE: list[tuple[str, bytes, tuple[int, int], str]] = [
     ("journal_size above 2^63", b"defaults:\n  journal_size: 9223372036854775809\nrules: []\n", (2, 17),
      "journal_size: Input should be less than or equal to 1000000"),
     ("a 5,000-digit seed", b"defaults: {seed: " + b"9" * 5000 + b"}\nrules: []\n", (1, 18), "cannot read this value"),
-    ("a 13th month", b"rules: [{name: 2026-13-01}]\n", (1, 16), "cannot read this value (month must be in 1..12)"),
+    ("a 13th month", b"rules: [{name: 2026-13-01}]\n", (1, 16), "cannot read this value (ValueError: month must be in 1..12)"),
     ("a date in tool-call arguments", b"rules:\n  - respond:\n      tool_calls: [{name: f, arguments: {day: 2026-12-01}}]\n",
      (3, 41), "arguments: must be JSON (Object of type date is not JSON serializable)"),
     ("a regular expression's repeat too large", b'rules: [{when: {messages_match: "a{4294967296}"}}]\n', (1, 33),

@@ -94,8 +94,9 @@ class _Bounded:
             value = super().construct_object(node, deep)
         except yaml.YAMLError:
             raise
-        except (ValueError, TypeError, OverflowError) as e:  # int("9" * 5000), date(2026, 13, 1), ...
-            raise ConstructorError(None, None, f"cannot read this value ({e})", node.start_mark) from None
+        except Exception as e:  # int("9" * 5000), date(2026, 13, 1), `!!int ""` (an IndexError), ...
+            raise ConstructorError(None, None, f"cannot read this value ({type(e).__name__}: {e})",
+                                   node.start_mark) from None
         if type(value) is int and not -(2**63) <= value < 2**64:  # what JSON (orjson) can carry
             raise _Refused(f"the integer {value} does not fit in 64 bits", node.start_mark)
         return value

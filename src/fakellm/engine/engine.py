@@ -215,10 +215,6 @@ class Engine:
         await self.store.clear_rule_counters()
         await self.store.clear_buckets()
 
-    async def use_config(self, config: Config) -> None:
-        """Compile `config` here and serve it (see `use`)."""
-        await self.use(self.compile(config))
-
     def next_id(self) -> str:
         """A short unique id for response, call and request ids."""
         return f"{self._id_prefix}{next(self._ids):08x}"

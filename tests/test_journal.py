@@ -298,7 +298,7 @@ def test_put_json_config(fresh):
 @pytest.mark.parametrize("body, expected", [
     ("rules:\n  - name: a\n    whne: {turn: 1}\n", "unknown key 'whne' in rule (did you mean 'when'?)"),
     ("rules:\n  - when:\n      turn: two\n", "expected an integer"),
-    ('{"rules": [{"respond": {"status": "x"}}]', "invalid YAML: expected ','"),  # broken JSON
+    ('{"rules": [{"respond": {"status": "x"}}]', "expected ',' or '}'"),  # broken JSON
     ("- just\n- a list\n", "must be a mapping"),
     ("defaults: {fallback: explode}\n", "fallback"),
     ("", "the config is empty"),  # an empty body serves nothing: an error, not zero rules
@@ -326,8 +326,10 @@ def test_put_config_problems_carry_line_and_column(fresh):
 
 
 def test_put_config_rejects_non_utf8(fresh):
-    response = httpx.put(f"{fresh.url}/_fakellm/config", content=b"\xff\xfe rules")
-    assert response.status_code == 400 and "UTF-8" in response.json()["error"]["message"]
+    response = httpx.put(f"{fresh.url}/_fakellm/config", content=b"rules: []\n# caf\xe9\n")
+    assert response.status_code == 400
+    (problem,) = response.json()["error"]["problems"]
+    assert "not UTF-8" in problem["message"] and (problem["line"], problem["column"]) == (2, 6)
 
 
 # --------------------------------------------------------------------------- fakellm check

@@ -8,7 +8,7 @@ import orjson
 
 from .. import __version__
 from ..asgi import JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
-from ..config.schema import ConfigError, parse_config
+from ..config.schema import ConfigError, parse_config_bytes
 from ..engine.apis import api_matches
 from ..providers import registry
 from ..server.router import Handler as RouteHandler
@@ -224,15 +224,11 @@ async def get_config(app: FakeLLMApp, scope, receive, params):
 
 
 async def put_config(app: FakeLLMApp, scope, receive, params):
-    """Replace the active config with a YAML or JSON body, validated like the file."""
+    """Replace the active config with a YAML or JSON body, validated like the file. It is parsed and
+    compiled off the event loop (see `FakeLLMApp.replace_config`): a big config does not stall serving."""
     raw = await read_body(receive, ADMIN_BODY_LIMIT)
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise AdminError(400, "the config must be UTF-8 YAML or JSON text") from None
-    try:
-        config = parse_config(text, "PUT /_fakellm/config")
-        await app.use_config(config)
+        config = await app.replace_config(lambda: parse_config_bytes(raw, "PUT /_fakellm/config"))
     except ConfigError as e:
         raise AdminError(400, "invalid config; still serving the previous one",
                          problems=[p.as_dict() for p in e.problems]) from None

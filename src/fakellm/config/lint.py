@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from .schema import Config, Problem, RuleSpec
 
 _TURNLESS = ("turn", "turn_in")
@@ -77,20 +79,67 @@ def lint(config: Config) -> list[Problem]:
             if respond.error is not None and respond.status < 400:
                 warn(f"rule {_name(rule, i)} respond[{k}]: `error` is only sent with a status >= 400")
 
+    hiders = _Hiders()
     for j, later in enumerate(rules):
-        later_conds = _conditions(later)
-        later_low, later_high = _turns(later)
-        if later_low > later_high or j in impossible:
+        conds = frozenset(_conditions(later).items())
+        low, high = _turns(later)
+        if low > high or j in impossible:
             continue  # already reported above: it can never fire at all
-        for i in range(j):
-            earlier = rules[i]
-            chancy = earlier.probability is not None and earlier.probability < 1
-            if earlier.times is not None or chancy or i in impossible or _turns(earlier)[0] > _turns(earlier)[1]:
-                continue  # a limited, sometimes-skipped or impossible rule hides nothing
-            conds = _conditions(earlier)
-            low, high = _turns(earlier)
-            if low <= later_low and later_high <= high and all(later_conds.get(k) == v for k, v in conds.items()):
-                warn(f"rule {_name(later, j)} can never fire: rule {_name(earlier, i)} comes first "
-                     f"and matches everything it matches")
-                break
+        i = hiders.first_hiding(conds, low, high)
+        if i is not None:
+            warn(f"rule {_name(later, j)} can never fire: rule {_name(rules[i], i)} comes first "
+                 f"and matches everything it matches")
+        chancy = later.probability is not None and later.probability < 1
+        if later.times is None and not chancy:  # a limited or sometimes-skipped rule hides nothing
+            hiders.add(j, conds, low, high)
     return out
+
+
+class _Hiders:
+    """The rules so far that match every request they match (no `times`, no `probability`), indexed
+    by their conditions: checking each rule against every earlier one would take minutes for a
+    config of thousands of rules."""
+
+    def __init__(self) -> None:
+        self._by_conditions: dict[frozenset, _TurnRanges] = {}
+
+    def add(self, index: int, conds: frozenset, low: int, high: float) -> None:
+        self._by_conditions.setdefault(conds, _TurnRanges()).add(index, low, high)
+
+    def first_hiding(self, conds: frozenset, low: int, high: float) -> int | None:
+        """The first rule whose conditions are among `conds` and whose turns cover low..high."""
+        if 2 ** len(conds) <= len(self._by_conditions):
+            items = sorted(conds, key=repr)
+            keys = (frozenset(c) for r in range(len(items) + 1) for c in itertools.combinations(items, r))
+        else:
+            keys = (key for key in self._by_conditions if key <= conds)
+        found = [ranges.first_covering(low, high) for key in keys if (ranges := self._by_conditions.get(key))]
+        return min((i for i in found if i is not None), default=None)
+
+
+class _TurnRanges:
+    """Rules (by index) with the turns each accepts: single turns by turn, ranges in order. A range
+    that an earlier one covers is left out: the earlier rule is the one to name."""
+
+    def __init__(self) -> None:
+        self._single: dict[int, int] = {}
+        self._ranges: list[tuple[int, int, float]] = []
+
+    def add(self, index: int, low: int, high: float) -> None:
+        if self._covering_range(low, high) is not None:
+            return
+        if low == high:
+            self._single.setdefault(low, index)
+        else:
+            self._ranges.append((index, low, high))
+
+    def first_covering(self, low: int, high: float) -> int | None:
+        found = [i for i in (self._single.get(low) if low == high else None, self._covering_range(low, high))
+                 if i is not None]
+        return min(found, default=None)
+
+    def _covering_range(self, low: int, high: float) -> int | None:
+        for index, r_low, r_high in self._ranges:
+            if r_low <= low and high <= r_high:
+                return index
+        return None

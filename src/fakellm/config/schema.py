@@ -8,15 +8,29 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-import yaml
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .problems import ConfigError, Problem
+from .yaml_loader import decode, load_yaml
+
+__all__ = ["Config", "ConfigError", "ConfigSpec", "Problem", "check_apis", "config_from_data", "load_config",
+           "parse_config", "parse_config_bytes"]
+
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+# Upper bounds of numbers. Past them a value is a typo, and it would overflow what it reaches: a
+# C integer (the journal's size), a client's 32-bit field (token counts), JSON's exact integers, a timer.
+INT32 = 2**31 - 1
+JSON_INT = 2**53 - 1
+MAX_DELAY_MS = 3_600_000  # an hour
+MAX_BYTES = 2**30
 
 # RFC 9110 field names (tokens) and the field values fakellm will send: visible ASCII, spaces and tabs.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -53,22 +67,34 @@ class ToolCallSpec(_Strict):
                 raise ValueError(f"arguments given as a string must be JSON text ({e})") from None
             if not isinstance(value, dict):
                 raise ValueError(f"arguments must be a JSON object, got {_kind(value)}")
+        else:
+            _check_json(v)
         return v
 
 
 class ErrorSpec(_Strict):
     message: str
     type: str | None = None
-    code: Union[str, int, None] = None
+    code: Union[str, Annotated[int, Field(ge=-INT32 - 1, le=INT32)], None] = None
     param: str | None = None
 
 
 class UsageSpec(_Strict):
-    input_tokens: int | None = Field(default=None, ge=0)
-    output_tokens: int | None = Field(default=None, ge=0)
-    cached_tokens: int | None = Field(default=None, ge=0)
-    cache_creation_input_tokens: int | None = Field(default=None, ge=0)
-    reasoning_tokens: int | None = Field(default=None, ge=0)
+    input_tokens: int | None = Field(default=None, ge=0, le=INT32)
+    output_tokens: int | None = Field(default=None, ge=0, le=INT32)
+    cached_tokens: int | None = Field(default=None, ge=0, le=INT32)
+    cache_creation_input_tokens: int | None = Field(default=None, ge=0, le=INT32)
+    reasoning_tokens: int | None = Field(default=None, ge=0, le=INT32)
+
+
+def _check_json(value: Any) -> None:
+    """A value fakellm sends as JSON (and shows in GET /_fakellm/config) must be JSON: no dates, bytes
+    or sets (YAML can write them), no NaN or infinity, integers within 64 bits."""
+    try:
+        json.dumps(value, allow_nan=False)
+        orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except (TypeError, ValueError, orjson.JSONEncodeError) as e:
+        raise ValueError(f"must be JSON ({e}); quote the value to send it as a string") from None
 
 
 def _number(v: Any) -> Any:
@@ -81,12 +107,12 @@ def _number(v: Any) -> Any:
 class TimingSpec(_Strict):
     """Timing keys, shared by `respond` and `defaults` (see delivery.py). Unset means 0 / token-sized."""
 
-    delay_ms: float | None = Field(default=None, ge=0)
-    ttft_ms: float | None = Field(default=None, ge=0)
-    chunk_delay_ms: float | None = Field(default=None, ge=0)
-    tokens_per_second: float | None = Field(default=None, gt=0)
+    delay_ms: float | None = Field(default=None, ge=0, le=MAX_DELAY_MS)
+    ttft_ms: float | None = Field(default=None, ge=0, le=MAX_DELAY_MS)
+    chunk_delay_ms: float | None = Field(default=None, ge=0, le=MAX_DELAY_MS)
+    tokens_per_second: float | None = Field(default=None, gt=0, le=1e9)
     jitter: float | None = Field(default=None, ge=0, le=1)
-    chunk_size: int | None = Field(default=None, ge=1)
+    chunk_size: int | None = Field(default=None, ge=1, le=1_000_000)
 
     @field_validator("delay_ms", "ttft_ms", "chunk_delay_ms", "tokens_per_second", "jitter", mode="before")
     @classmethod
@@ -107,7 +133,7 @@ class FaultSpec(_Strict):
     """`respond.fault`: what goes wrong on the wire (delivery.py documents each type)."""
 
     type: str
-    after_chunks: int | None = Field(default=None, ge=0)
+    after_chunks: int | None = Field(default=None, ge=0, le=INT32)
     # error_event only: the error sent mid-stream (or as the response, when not streaming).
     status: int | None = Field(default=None, ge=400, le=599)
     error: Union[str, ErrorSpec, None] = None
@@ -131,8 +157,8 @@ class FaultSpec(_Strict):
 class RateLimitSpec(_Strict):
     """`rate_limit` under `defaults` or on a rule: token buckets (see ratelimit.py)."""
 
-    requests_per_minute: int | None = Field(default=None, ge=1)
-    tokens_per_minute: int | None = Field(default=None, ge=1)
+    requests_per_minute: int | None = Field(default=None, ge=1, le=INT32)
+    tokens_per_minute: int | None = Field(default=None, ge=1, le=INT32)
     per: Literal["api_key", "global"] = "api_key"
     # The buckets hold this many seconds' worth of the limit (60: a whole minute's quota at once).
     burst_s: float = Field(default=60, gt=0, le=60)
@@ -168,6 +194,8 @@ class RespondSpec(TimingSpec):
             if name.lower() in FRAMING_HEADERS:
                 raise ValueError(f"header {name} cannot be set: fakellm frames the response itself "
                                  f"({', '.join(sorted(FRAMING_HEADERS))} would break it)")
+            if isinstance(value, int) and not -(2**63) <= value < 2**64:
+                raise ValueError(f"header {name}: the number {value} is too large")
             if isinstance(value, str) and not _HEADER_VALUE.fullmatch(value):
                 raise ValueError(f"header {name}: the value must be printable ASCII on one line, got {value!r}")
         return v
@@ -193,12 +221,13 @@ class RespondSpec(TimingSpec):
             if len({len(x) for x in v}) > 1:
                 raise ValueError("every vector in embedding must have the same length")
             return v
-        raise ValueError("embedding must be a non-empty list of numbers, or a list of such lists (one per input)")
+        raise ValueError("embedding must be a non-empty list of (finite) numbers, or a list of such lists "
+                         "(one per input)")
 
 
 def _is_vector(v: Any) -> bool:
     return isinstance(v, list) and bool(v) and all(
-        isinstance(x, (int, float)) and not isinstance(x, bool) for x in v
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v
     )
 
 
@@ -207,8 +236,8 @@ class WhenSpec(_Strict):
     messages_match: str | None = None
     model_matches: str | None = None
     tools_include: str | None = None
-    turn: int | None = Field(default=None, ge=1)
-    turn_in: list[int] | None = None
+    turn: int | None = Field(default=None, ge=1, le=INT32)
+    turn_in: list[Annotated[int, Field(ge=0, le=INT32)]] | None = None
     previous_message_role: str | None = None
     previous_message_contains: str | None = None
     tool_result_contains: str | None = None
@@ -280,7 +309,7 @@ class WhenSpec(_Strict):
 
             try:
                 re.compile(v)
-            except re.error as e:
+            except (re.error, OverflowError, RecursionError) as e:  # a{4294967296}, 10,000 nested groups
                 raise ValueError(f"messages_match is not a valid regular expression: {e}") from None
         return v
 
@@ -289,7 +318,7 @@ class RuleSpec(_Strict):
     name: str | None = None
     when: WhenSpec | None = None
     respond: list[RespondSpec] = Field(default_factory=lambda: [RespondSpec()])
-    times: int | None = Field(default=None, ge=1)
+    times: int | None = Field(default=None, ge=1, le=INT32)
     cycle: bool = False
     # The rule fires on a matching request with this chance (seeded by defaults.seed).
     probability: float | None = Field(default=None, ge=0, le=1)
@@ -317,34 +346,34 @@ class ModelSpec(_Strict):
 
     id: str = Field(min_length=1)
     owned_by: str | None = None
-    created: int | None = Field(default=None, ge=0)
+    created: int | None = Field(default=None, ge=0, le=JSON_INT)
     display_name: str | None = None
     # Embedding models: the vector length when the request gives no `dimensions`.
     dimensions: int | None = Field(default=None, ge=1, le=65_536)
-    input_token_limit: int | None = Field(default=None, ge=1)
-    output_token_limit: int | None = Field(default=None, ge=1)
+    input_token_limit: int | None = Field(default=None, ge=1, le=INT32)
+    output_token_limit: int | None = Field(default=None, ge=1, le=INT32)
 
 
 class DefaultsSpec(TimingSpec):
     fallback: Literal["deterministic_echo", "error"] = "deterministic_echo"
     turns: Literal["messages", "requests"] = "messages"
-    max_conversations: int = Field(default=10_000, ge=1)
-    max_tool_results: int = Field(default=256, ge=1)
-    journal_size: int = Field(default=1_000, ge=1)
+    max_conversations: int = Field(default=10_000, ge=1, le=10_000_000)
+    max_tool_results: int = Field(default=256, ge=1, le=1_000_000)
+    journal_size: int = Field(default=1_000, ge=1, le=1_000_000)
     # Request bodies larger than this are not kept in the journal (its memory stays bounded in bytes).
-    journal_body_bytes: int = Field(default=1024 * 1024, ge=0)
+    journal_body_bytes: int = Field(default=1024 * 1024, ge=0, le=MAX_BYTES)
     # All the journal's entries together (bodies, headers, replies): the oldest go first beyond it.
-    journal_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
-    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
-    max_responses: int = Field(default=10_000, ge=1)
+    journal_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024, le=MAX_BYTES)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024, le=MAX_BYTES)
+    max_responses: int = Field(default=10_000, ge=1, le=10_000_000)
     # Makes jitter and rule probabilities reproducible.
-    seed: int | None = None
-    hang_limit_s: float = Field(default=600, ge=0)
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
+    hang_limit_s: float = Field(default=600, ge=0, le=86_400)
     rate_limit: RateLimitSpec | None = None
 
 
 class ConfigSpec(_Strict):
-    version: int = 1
+    version: int = Field(default=1, ge=1, le=INT32)
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
     rules: list[RuleSpec] = Field(default_factory=list)
     # None: the built-in catalogue (see catalog.py).
@@ -383,31 +412,7 @@ class ConfigSpec(_Strict):
         return [] if v is None else v
 
 
-# --------------------------------------------------------------------------- problems
-
-
-@dataclass(frozen=True)
-class Problem:
-    source: str
-    line: int | None
-    col: int | None
-    message: str
-
-    def __str__(self) -> str:
-        if self.line is None:
-            return f"{self.source}: {self.message}"
-        return f"{self.source}:{self.line}:{self.col}: {self.message}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "line": self.line, "column": self.col, "message": self.message}
-
-
-class ConfigError(Exception):
-    """The config is invalid; `problems` lists every problem found."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+# --------------------------------------------------------------------------- the config
 
 
 @dataclass
@@ -436,20 +441,24 @@ class Config:
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file. Raises ConfigError with every problem."""
-    p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise ConfigError([Problem(str(path), None, None, "config file not found")]) from None
-    except OSError as e:
+    except (OSError, ValueError) as e:  # ValueError: a path with a NUL in it
         raise ConfigError([Problem(str(path), None, None, f"cannot read config: {e}")]) from None
-    return parse_config(text, str(path))
+    return parse_config_bytes(raw, str(path))
+
+
+def parse_config_bytes(raw: bytes, source: str = "<config>") -> Config:
+    """Validate the bytes of a config file (UTF-8 YAML or JSON)."""
+    return parse_config(decode(raw, source), source)
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:
     """Validate YAML (or JSON, which is YAML) text. An empty document (nothing, only comments, or `null`)
     is an error, not a config without rules: it is what an editor leaves mid-save."""
-    data, marks = _load_yaml(text, source)
+    data, marks = load_yaml(text, source)
     if data is None:
         raise ConfigError([Problem(source, 1, 1, "the config is empty; write `rules: []` for a config without rules")])
     return _validate(data, source, marks, text)
@@ -489,54 +498,6 @@ def check_apis(config: Config, known: frozenset[str]) -> None:
                                     f"{_did_you_mean(api, known)}; known: {', '.join(sorted(known))}"))
     if problems:
         raise ConfigError(problems)
-
-
-class _MarkingLoader(yaml.SafeLoader):
-    """A SafeLoader that rejects duplicate keys (a silent overwrite hides typos)."""
-
-
-def _load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, tuple[int, int]]]:
-    loader = _MarkingLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}
-        marks: dict[tuple, tuple[int, int]] = {}
-        problems: list[Problem] = []
-        _collect_marks(loader, node, (), marks, problems, source)
-        if problems:
-            raise ConfigError(problems)
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        msg = f"invalid YAML: {e.problem or e.context}"
-        raise ConfigError([Problem(source, line, col, msg)]) from None
-    except yaml.YAMLError as e:
-        raise ConfigError([Problem(source, None, None, f"invalid YAML: {e}")]) from None
-    finally:
-        loader.dispose()
-    return data, marks
-
-
-def _collect_marks(loader, node, path, marks, problems, source) -> None:
-    """Record the line/column of every key and value, keyed by its path."""
-    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set = set()
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True) if isinstance(key_node, yaml.ScalarNode) else None
-            if key is None and not isinstance(key_node, yaml.ScalarNode):
-                continue
-            if key in seen:
-                line, col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
-                problems.append(Problem(source, line, col, f"duplicate key {key!r}"))
-            seen.add(key)
-            marks[path + (("key", key),)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            _collect_marks(loader, value_node, path + (key,), marks, problems, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _collect_marks(loader, item, path + (i,), marks, problems, source)
 
 
 # --------------------------------------------------------------------------- error messages
@@ -587,15 +548,17 @@ def _problems_from(e: ValidationError, data: Any, source: str, marks: dict) -> l
         line, col = mark if mark else (None, None)
         found.append((path, Problem(source, line, col, msg)))
     # A union (e.g. `error`: a string or a mapping) reports one error per member.
-    # When a member got far enough to complain about something inside the value,
-    # that is the useful message; drop the "expected a string" of the others.
+    # When a member got far enough to complain about something inside the value, or about
+    # the value itself (an integer too large), that is the useful message; drop the
+    # "expected a string" of the others.
     deeper = {p[: i] for p, _ in found for i in range(len(p))}
-    problems: list[Problem] = []
+    deeper |= {p for p, problem in found if ": expected " not in problem.message}
+    problems: dict[Problem, None] = {}  # in order, each once (a set in a dict: linear in the problems)
     for path, problem in found:
         if path in deeper and ": expected " in problem.message:
             continue
-        if problem not in problems:
-            problems.append(problem)
+        problems[problem] = None
+    problems = list(problems)
     problems.sort(key=lambda p: (p.line or 0, p.col or 0))
     return _merge_union_messages(problems)
 

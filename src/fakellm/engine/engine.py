@@ -13,6 +13,7 @@ import json
 import os
 import random
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from ..config.schema import Config, RespondSpec
@@ -24,7 +25,7 @@ from .catalog import Catalog
 from .conversation import CONVERSATION_HEADER, conversation_id_for
 from .rules import CompiledRule, MatchContext, MissExplanation, compile_rules, explain_miss
 
-__all__ = ["CONVERSATION_HEADER", "NO_MATCH_CODE", "Engine", "Traffic", "deterministic_echo", "input_tokens",
+__all__ = ["CONVERSATION_HEADER", "NO_MATCH_CODE", "Compiled", "Engine", "Traffic", "deterministic_echo", "input_tokens",
            "resolve_stored"]
 
 NO_MATCH_CODE = "fakellm_no_match"
@@ -166,33 +167,52 @@ async def resolve_stored(store: Store, request: Request) -> None:
         request.messages[position:position] = messages
 
 
+@dataclass(frozen=True)
+class Compiled:
+    """Everything the engine derives from one config, built before it is served (off the event
+    loop, for a big config) and swapped in whole."""
+
+    config: Config
+    rules: list[CompiledRule]
+    catalog: Catalog
+    traffic: Traffic | None
+
+
 class Engine:
     """Matches requests against the active config; remembers what it must in `store`."""
 
     def __init__(self, config: Config, store: Store, traffic: Callable[[Config], Traffic] | None = None):
         self.store = store
         self._make_traffic = traffic
-        self._compile(config)
+        self._swap(self.compile(config))
         # Ids: a per-process random prefix and a counter, unique and cheap.
         self._id_prefix = os.urandom(5).hex()
         self._ids = itertools.count(1)
 
-    def _compile(self, config: Config) -> None:
+    def compile(self, config: Config) -> Compiled:
+        """Compile a config without serving it: touches no state, so it may run in another thread."""
+        traffic = self._make_traffic(config) if self._make_traffic is not None else None
+        return Compiled(config, compile_rules(config), Catalog(config.spec.models), traffic)
+
+    def _swap(self, compiled: Compiled) -> None:
+        # No await in here: a request sees the old config or the new one, never parts of both.
+        config = compiled.config
         d = config.defaults
         self.config, self.defaults = config, d
-        self.rules: list[CompiledRule] = compile_rules(config)
-        self.catalog = Catalog(config.spec.models)
+        self.rules = compiled.rules
+        self.catalog = compiled.catalog
+        self.traffic = compiled.traffic
         self._turns_by_request = d.turns == "requests"
         self._strict = d.fallback == "error"
-        self.traffic = self._make_traffic(config) if self._make_traffic is not None else None
         self._chance = random.Random(None if d.seed is None else f"fakellm-probability-{d.seed}")
 
-    async def use_config(self, config: Config, *, restart_counters: bool = True) -> None:
-        """Swap in a new config; conversations and the journal survive, rule counters and rate-limit
-        buckets restart (counters are kept by rule position, so new rules must not inherit them),
-        unless `restart_counters` is False (another process sharing the store restarted them)."""
-        self._compile(config)
-        await self.store.resize(bounds_of(config))
+    async def use(self, compiled: Compiled, *, restart_counters: bool = True) -> None:
+        """Serve a compiled config from now on; conversations and the journal survive, rule counters
+        and rate-limit buckets restart (counters are kept by rule position, so new rules must not
+        inherit them), unless `restart_counters` is False (another process sharing the store
+        restarted them). The store takes the new bounds first: if it refuses them, nothing changed."""
+        await self.store.resize(bounds_of(compiled.config))
+        self._swap(compiled)
         if restart_counters:
             await self.store.clear_rule_counters()
             await self.store.clear_buckets()

@@ -14,9 +14,9 @@ from typing import Any, Callable, Sequence
 
 
 from ..asgi import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
-from ..config.schema import Config, ConfigError, check_apis, load_config
+from ..config.schema import Config, ConfigError, check_apis, load_config, parse_config_bytes
 from ..engine.catalog import Catalog
-from ..engine.engine import CONVERSATION_HEADER, Engine, bounds_of, input_tokens
+from ..engine.engine import CONVERSATION_HEADER, Compiled, Engine, bounds_of, input_tokens
 from ..model import ErrorInfo, Refusal, Reply
 from ..providers import registry
 from ..providers.base import Adapter, InvalidRequest
@@ -24,8 +24,9 @@ from ..store.base import StateUnavailable, Store
 from ..store.memory import MemoryStore
 from ..traffic import delivery
 from ..traffic.policy import TrafficPolicy
-from . import fleet, routes
+from . import config_watch, fleet, routes
 from .bodies import json_object
+from .collector import collector_paused
 from .metrics import Metrics
 from .state import StateAlarm
 from .router import Router
@@ -64,6 +65,7 @@ class FakeLLMApp:
         for install in extensions:  # routes beyond the providers' (the admin API: see fakellm/app.py)
             install(self.router)
         self._watcher: asyncio.Task | None = None
+        self._swapping = asyncio.Lock()
         # Processes on one shared store (Redis) serve one config and add up their metrics.
         self.fleet = fleet.Fleet(self, self.store) if fleet.shares_config(self.store) else None
 
@@ -87,34 +89,47 @@ class FakeLLMApp:
 
     # -- config
 
+    async def replace_config(self, build: Callable[[], Config], *, from_fleet: bool = False) -> Config:
+        """Serve the config that `build` makes. Building, checking and compiling it run in a worker
+        thread (seconds, for a big config), so requests keep being answered meanwhile; the result is
+        swapped in whole. Raises ConfigError, changing nothing, when the config is invalid. Swaps
+        happen one at a time, in the order they were asked for. On a shared store the config is
+        published to the whole fleet once it is valid (unless it came `from_fleet`: then another
+        process published it and already restarted the shared counters)."""
+        async with self._swapping:
+            compiled = await asyncio.to_thread(self._compile, build)
+            if self.fleet is not None and not from_fleet:
+                await self.fleet.publish(compiled.config)
+            await self.engine.use(compiled, restart_counters=not from_fleet)
+            self.reloads += 1
+            self.last_reload_error = None
+            return compiled.config
+
+    def _compile(self, build: Callable[[], Config]) -> Compiled:
+        with collector_paused():
+            config = build()
+            check_apis(config, registry.KNOWN_APIS)
+            return self.engine.compile(config)
+
     async def reload(self) -> Config:
         """Re-read the config file; on error keep serving the old config and raise ConfigError."""
-        if self.config_path is None:
+        path = self.config_path
+        if path is None:
             raise ConfigError([])
         try:
-            config = load_config(self.config_path)
-            check_apis(config, registry.KNOWN_APIS)
+            return await self.replace_config(lambda: load_config(path))
         except ConfigError as e:
-            self.reload_failures += 1
-            self.last_reload_error = [p.as_dict() for p in e.problems]
+            self._reload_failed(e)
             raise
-        await self.use_config(config)
-        return config
+
+    def _reload_failed(self, error: ConfigError) -> None:
+        self.reload_failures += 1
+        self.last_reload_error = [p.as_dict() for p in error.problems]
 
     async def use_config(self, config: Config) -> None:
-        """Serve `config` from now on (the whole fleet, on a shared store); raises ConfigError (serving
+        """Serve `config` from now on (the whole fleet's, on a shared store); raises ConfigError (serving
         the old one) if it names an unknown API."""
-        check_apis(config, registry.KNOWN_APIS)
-        if self.fleet is not None:
-            await self.fleet.publish(config)
-        await self.apply_config(config)
-
-    async def apply_config(self, config: Config, *, restart_counters: bool = True) -> None:
-        """Serve a checked config in this process (`restart_counters=False`: another process of the
-        fleet already restarted the shared counters for it)."""
-        await self.engine.use_config(config, restart_counters=restart_counters)
-        self.reloads += 1
-        self.last_reload_error = None
+        await self.replace_config(lambda: config)
 
     # -- ASGI
 
@@ -153,18 +168,20 @@ class FakeLLMApp:
                 return
 
     async def _watch_config(self) -> None:
-        from watchfiles import awatch
+        path = self.config_path
+        assert path is not None
 
-        assert self.config_path is not None
-        target = self.config_path.resolve()
-        async for changes in awatch(target.parent, debounce=100, step=50):
-            if not any(Path(p).resolve() == target for _, p in changes):
-                continue
-            try:
-                await self.reload()
-                log.warning("fakellm: reloaded %s", target.name)
-            except ConfigError as e:
-                log.warning("fakellm: %s is invalid, still serving the previous config:\n%s", target.name, e)
+        async def apply(content: bytes | None) -> None:
+            await self.replace_config(lambda: load_config(path) if content is None
+                                      else parse_config_bytes(content, str(path)))
+            log.warning("fakellm: reloaded %s", path.name)
+
+        def report(error: ConfigError) -> None:
+            self._reload_failed(error)
+            log.warning("fakellm: %s is invalid, still serving the previous config:\n%s", path.name, error)
+
+        text = self.config.text
+        await config_watch.watch(path, apply, report, text.encode("utf-8") if text is not None else None)
 
     async def serve_llm(self, adapter: Adapter, scope: dict[str, Any], receive: Receive, send: Send,
                         params: dict[str, str]) -> None:

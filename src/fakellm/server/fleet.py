@@ -17,8 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Protocol
 
-from ..config.schema import Config, ConfigError, check_apis, parse_config
-from ..providers import registry
+from ..config.schema import Config, ConfigError, parse_config
 from ..store.base import StateUnavailable
 from .metrics import Metrics
 
@@ -133,12 +132,9 @@ class Fleet:
             self.version = current.version
             return
         try:
-            config = parse_config(current.text, f"the fleet's config (from {current.origin})")
-            check_apis(config, registry.KNOWN_APIS)
+            await self.app.replace_config(lambda: parse_config(current.text, f"the fleet's config (from "
+                                                                             f"{current.origin})"), from_fleet=True)
         except ConfigError as e:  # published by a process of another fakellm version, perhaps
             log.warning("fakellm: the fleet's config version %d is invalid here; still serving the previous "
                         "one:\n%s", current.version, e)
-            self.version = current.version
-            return
-        await self.app.apply_config(config, restart_counters=False)
-        self.version = current.version
+        self.version = current.version  # (a StateUnavailable leaves it, so the next try applies it)

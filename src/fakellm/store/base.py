@@ -181,7 +181,8 @@ class Store(Protocol):
     redacted_headers: frozenset[str]
 
     async def resize(self, bounds: Bounds) -> None:
-        """Apply a config's bounds, evicting what no longer fits."""
+        """Apply a config's bounds, evicting what no longer fits. All or nothing: if it raises, the
+        store is as it was (the config that asked for the bounds is then not served)."""
 
     # -- conversations and rule counters
 

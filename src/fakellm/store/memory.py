@@ -163,6 +163,7 @@ class MemoryStore:
         self._stats = Stats(started=time.time())
 
     async def resize(self, bounds: Bounds) -> None:
+        # Nothing here can fail (the config's schema bounds every size), so no half-applied bounds.
         self.bounds = bounds
         self._responses.resize(bounds.max_responses)
         while len(self._conversations) > bounds.max_conversations:

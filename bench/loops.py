@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""`fakellm serve` on the asyncio event loop against uvloop, side by side (issue 12, "Under load").
+
+Both servers (`--loop asyncio`, `--loop uvloop`) run from this checkout with the same config and
+take turns on every workload, round after round (the first loop alternates between rounds), so
+drift in the machine's load hits both alike. Workloads:
+
+  W1    OpenAI chat, non-streaming, c=32                        req/s, p50, p99
+  W6    W1 with a distinct body every request, c=32            req/s, p50, p99
+  W7    1,000 concurrent paced streams: the ~70-chunk reply of W2, 10 ms between chunks
+        (chunk_delay_ms: 10), c=1000; each stream's completion time against the ideal
+  C2k   W1's request over 2,000 connections (wrk -c2000)        req/s, p50, p99, max, errors
+        plus a probe: a fresh connection every half second during the load, timed from
+        connect to its answer; a probe unanswered when the load ends counts as such
+
+wrk sees only the requests that finish within its run; a connection that is never served does not
+show in its percentiles at all. The probe is what shows how long a new connection waits.
+
+    python bench/loops.py --quick        # smoke check: 1 round, a few seconds per workload
+    python bench/loops.py                # full run: 3 rounds, about 8 minutes
+    python bench/loops.py --write-docs   # ... and write the figures into docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import (  # noqa: E402  (bench/run.py, next to this file)
+    CONFIG, DOCS, LONG_TEXT, OPENAI_HEADERS, REPO, W1, W6, Server, Target, Workload, WrkRun, _check_openai,
+    _check_openai_stream, _short_chat, check_workloads, git_rev, log, machine, request, run_wrk,
+)
+
+LOOPS = ("asyncio", "uvloop")
+CHUNK_DELAY_MS = 10
+DOC_BEGIN = "<!-- bench/loops.py results: begin -->"
+DOC_END = "<!-- bench/loops.py results: end -->"
+
+W7 = Workload("W7", "1,000 paced streams (~70 chunks, 10 ms apart), c=1000", "/v1/chat/completions",
+              OPENAI_HEADERS, {**_short_chat(stream=True),
+                               "messages": [{"role": "user", "content": "bench-paced: tell me a story"}]},
+              1000, _check_openai_stream)
+C2K = Workload("C2k", "W1 over 2,000 connections", W1.path, W1.headers, W1.body, 2000, _check_openai)
+WORKLOADS = [W1, W6, W7, C2K]
+# Generous wrk timeouts: a request slower than this would leave the latencies and count as an error.
+WRK_TIMEOUT_S = {"W7": 30.0, "C2k": 60.0}
+
+
+def paced_config(path: Path) -> Path:
+    """bench/config.yaml plus W7's rule: the same long reply, paced."""
+    cfg = yaml.safe_load(CONFIG.read_text())
+    cfg["rules"].insert(0, {"name": "bench_paced", "when": {"messages_contain": "bench-paced"},
+                            "respond": {"content": LONG_TEXT, "chunk_delay_ms": CHUNK_DELAY_MS}})
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def targets(config: Path) -> dict[str, Target]:
+    env = dict(os.environ)
+    env.pop("FAKELLM_ADMIN_TOKEN", None)
+    env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    return {loop: Target(loop, f"fakellm serve --loop {loop}",
+                         [sys.executable, "-m", "fakellm", "serve", "--config", str(config), "--loop", loop], env)
+            for loop in LOOPS}
+
+
+def content_chunks(port: int) -> int:
+    """How many content chunks W7's stream has (its ideal time is (n - 1) x the chunk delay)."""
+    _, _, raw = request(port, "POST", W7.path, W7.body_bytes(), W7.headers, timeout=30)
+    n = 0
+    for line in raw.decode().splitlines():
+        if line.startswith("data: {"):
+            n += any(c.get("delta", {}).get("content") for c in json.loads(line[6:]).get("choices", []))
+    return n
+
+
+def raise_open_files_limit(wanted: int = 65536) -> int:
+    """wrk -c2000 and a server holding 2,000 sockets need more descriptors than a default shell allows;
+    children inherit the limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# --------------------------------------------------------------------------- the new-connection probe
+
+
+@dataclass
+class ProbeResult:
+    opened: int
+    waits_ms: list[float]  # connect to the first byte of the answer, for probes answered during the load
+
+    @property
+    def unanswered(self) -> int:
+        return self.opened - len(self.waits_ms)
+
+
+class Probe:
+    """Opens a fresh connection every `interval` seconds until `stop()`, each sending W1's request,
+    and times it from connect to the first byte of the answer. A probe still waiting when the load
+    ends is unanswered: the load's end, not the server, would be what frees it."""
+
+    def __init__(self, port: int, interval: float = 0.5):
+        self.port = port
+        self.interval = interval
+        self.request = (f"POST {W1.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     + "".join(f"{k}: {v}\r\n" for k, v in W1.headers.items())
+                     + f"Content-Length: {len(W1.body_bytes())}\r\n\r\n").encode() + W1.body_bytes()
+        self.waits: list[float] = []
+        self.opened = 0
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self.threads.append(threading.Thread(target=self._open_regularly, daemon=True))
+        self.threads[0].start()
+
+    def _open_regularly(self) -> None:
+        while not self.stopped.wait(self.interval):
+            t = threading.Thread(target=self._one, daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _one(self) -> None:
+        t0 = time.perf_counter()
+        with self.lock:
+            self.opened += 1
+        try:
+            # connect() returns once the kernel has queued the connection; the server may accept it much later.
+            with socket.create_connection(("127.0.0.1", self.port), timeout=120) as sock:
+                sock.sendall(self.request)
+                sock.settimeout(0.05)  # wake up now and then to notice the end of the load
+                while not self.stopped.is_set():
+                    try:
+                        answered = bool(sock.recv(1))
+                    except TimeoutError:
+                        continue
+                    if answered:
+                        with self.lock:
+                            self.waits.append((time.perf_counter() - t0) * 1000)
+                    return
+        except OSError:
+            pass  # refused or reset: unanswered
+
+    def stop(self) -> ProbeResult:
+        self.stopped.set()
+        for t in list(self.threads):
+            t.join(5)
+        with self.lock:
+            return ProbeResult(self.opened, list(self.waits))
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class Results:
+    wrk: dict[str, dict[str, list[WrkRun]]] = field(default_factory=dict)  # workload -> loop -> runs
+    probes: dict[str, list[ProbeResult]] = field(default_factory=dict)     # loop -> one per C2k run
+    chunks: int = 0
+
+
+def measure(server: Server, w: Workload, seconds: float, body_file: Path) -> tuple[WrkRun, ProbeResult | None]:
+    timeout = WRK_TIMEOUT_S.get(w.key, 10.0)
+    if w is not C2K:
+        return run_wrk(server.port, w, seconds, body_file, timeout=timeout), None
+    probe = Probe(server.port)
+    # The probe starts with the load: wrk opens its 2,000 connections in the first moments.
+    starter = threading.Timer(0.5, probe.start)
+    starter.start()
+    try:
+        result = run_wrk(server.port, w, seconds, body_file, timeout=timeout)
+    finally:
+        starter.cancel()
+        probes = probe.stop()
+    return result, probes
+
+
+def run(args: argparse.Namespace, tmp: Path, cpus_server: set[int] | None) -> Results:
+    config = paced_config(tmp / "loops.yaml")
+    servers = {loop: Server(t, cpus_server, tmp) for loop, t in targets(config).items()}
+    body_files = {}
+    for w in WORKLOADS:
+        body_files[w.key] = tmp / f"{w.key}.json"
+        body_files[w.key].write_bytes(w.body_bytes())
+    res = Results()
+    try:
+        for s in servers.values():
+            s.start()
+        for loop, s in servers.items():
+            s.wait_ready()
+            if f"(event loop: {loop})" not in s.log():  # measure the loop we claim to
+                raise SystemExit(f"{s.target.label} does not run on {loop}:\n{s.log()}")
+        check_workloads(servers, WORKLOADS)
+        res.chunks = content_chunks(servers["asyncio"].port)
+        log(f"all workloads answer correctly on both loops (W7: {res.chunks} content chunks); warming up ...")
+        for w in WORKLOADS:
+            for s in servers.values():
+                run_wrk(s.port, w, args.warmup, body_files[w.key], timeout=WRK_TIMEOUT_S.get(w.key, 10.0))
+        for r in range(args.rounds):
+            order = LOOPS if r % 2 == 0 else LOOPS[::-1]
+            for w in WORKLOADS:
+                for loop in order:
+                    seconds = args.c2k_duration if w is C2K else args.duration
+                    result, probes = measure(servers[loop], w, seconds, body_files[w.key])
+                    res.wrk.setdefault(w.key, {}).setdefault(loop, []).append(result)
+                    line = (f"round {r + 1}/{args.rounds} {w.key:4s} {loop:8s} {result.rps:8.0f} req/s  "
+                            f"p50 {result.p50_ms:8.1f} ms  p99 {result.p99_ms:8.1f} ms  max {result.max_ms:8.1f} ms  "
+                            f"errors {result.errors}")
+                    if probes is not None:
+                        res.probes.setdefault(loop, []).append(probes)
+                        line += (f"  probes {len(probes.waits_ms)}/{probes.opened} answered, max wait "
+                                 f"{max(probes.waits_ms, default=0):.0f} ms")
+                    log(line)
+        check_workloads(servers, WORKLOADS)  # still answering correctly after the load
+    finally:
+        for s in servers.values():
+            s.stop()
+    return res
+
+
+# --------------------------------------------------------------------------- report
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def ms(value: float) -> str:
+    return f"{value / 1000:,.2f} s" if value >= 1000 else f"{value:,.1f} ms"
+
+
+def report(meta: dict[str, Any], res: Results) -> str:
+    out: list[str] = []
+    add = out.append
+    m = meta["machine"]
+    kind = "quick run (smoke check, not for comparison)" if meta["quick"] else "full run"
+    add(f"Run: {meta['when']}, {kind}; `fakellm serve --loop asyncio` and `--loop uvloop` from the checkout at "
+        f"{meta['rev']}, the same config (`bench/config.yaml` plus W7's paced rule).")
+    add("")
+    add(f"Machine: {m['cpus']} CPUs, {m['cpu_model']}, {m['kernel']}, Python {m['python']}, {m['wrk']}. "
+        f"Load average (1, 5, 15 min) at start {m['loadavg']}, at end {meta['loadavg_after']}.")
+    add("")
+    add(f"Method: {meta['rounds']} round(s); in each, every workload runs on both loops back to back (the first "
+        f"loop alternating between rounds); {meta['duration']:g} s per wrk run ({meta['c2k_duration']:g} s for C2k) "
+        f"after a {meta['warmup']:g} s warm-up. req/s, p50 and p99 are medians over the rounds, max the largest. "
+        f"{meta['pinning']}")
+    add("")
+    add("| Workload | req/s asyncio | req/s uvloop | p50 asyncio / uvloop | p99 asyncio / uvloop "
+        "| max asyncio / uvloop | errors asyncio / uvloop |")
+    add("|---|---:|---:|---:|---:|---:|---:|")
+    for w in WORKLOADS:
+        runs = res.wrk.get(w.key, {})
+        a, u = runs.get("asyncio", []), runs.get("uvloop", [])
+        if not a or not u:
+            continue
+        add(f"| {w.key}: {w.title} | {med([r.rps for r in a]):,.0f} | {med([r.rps for r in u]):,.0f} "
+            f"| {ms(med([r.p50_ms for r in a]))} / {ms(med([r.p50_ms for r in u]))} "
+            f"| {ms(med([r.p99_ms for r in a]))} / {ms(med([r.p99_ms for r in u]))} "
+            f"| {ms(max(r.max_ms for r in a))} / {ms(max(r.max_ms for r in u))} "
+            f"| {sum(r.errors for r in a)} / {sum(r.errors for r in u)} |")
+    add("")
+    add("Latencies are wrk's: from writing a request to the end of its answer (for W7 the whole stream). "
+        "Errors: non-2xx responses plus socket errors (connect, read, write, timeout) over all rounds.")
+    w7 = res.wrk.get("W7", {})
+    if w7.get("asyncio") and w7.get("uvloop") and res.chunks:
+        ideal = (res.chunks - 1) * CHUNK_DELAY_MS
+        cells = {loop: (med([r.p50_ms for r in w7[loop]]) / ideal, med([r.p99_ms for r in w7[loop]]) / ideal)
+                 for loop in LOOPS}
+        add(f"W7's stream has {res.chunks} content chunks {CHUNK_DELAY_MS} ms apart, so a stream ideally completes in "
+            f"{ideal} ms: p50 / p99 are {cells['asyncio'][0]:.2f}x / {cells['asyncio'][1]:.2f}x of that on asyncio, "
+            f"{cells['uvloop'][0]:.2f}x / {cells['uvloop'][1]:.2f}x on uvloop.")
+    add("")
+    if res.probes:
+        add("| C2k: a fresh connection every 0.5 s during the load | answered during the load | wait p50 "
+            "| wait p90 | wait max |")
+        add("|---|---:|---:|---:|---:|")
+        for loop in LOOPS:
+            probes = res.probes.get(loop, [])
+            waits = sorted(w for p in probes for w in p.waits_ms)
+            opened = sum(p.opened for p in probes)
+            p90 = waits[min(len(waits) - 1, int(0.9 * len(waits)))] if waits else float("nan")
+            add(f"| {loop} | {len(waits)} of {opened} | {ms(med(waits))} | {ms(p90)} "
+                f"| {ms(max(waits, default=float('nan')))} |")
+        add("")
+        add("Wait: from connect to the first byte of the answer, over all rounds. A probe not answered before wrk "
+            "stopped is counted as unanswered (its wait is at least the rest of the run).")
+    return "\n".join(out)
+
+
+def write_docs(text: str) -> None:
+    doc = DOCS.read_text()
+    if DOC_BEGIN not in doc or DOC_END not in doc:
+        raise SystemExit(f"{DOCS.relative_to(REPO)} has no {DOC_BEGIN} ... {DOC_END} section to fill")
+    head, rest = doc.split(DOC_BEGIN, 1)
+    _, tail = rest.split(DOC_END, 1)
+    DOCS.write_text(f"{head}{DOC_BEGIN}\n{text}\n{DOC_END}{tail}")
+
+
+def to_json(meta: dict[str, Any], res: Results) -> dict[str, Any]:
+    return {"meta": meta, "chunks": res.chunks,
+            "wrk": {w: {k: [r.__dict__ for r in runs] for k, runs in t.items()} for w, t in res.wrk.items()},
+            "probes": {k: [p.__dict__ for p in ps] for k, ps in res.probes.items()}}
+
+
+def from_json(saved: dict[str, Any]) -> Results:
+    return Results(wrk={w: {k: [WrkRun(**r) for r in runs] for k, runs in t.items()} for w, t in saved["wrk"].items()},
+                   probes={k: [ProbeResult(**p) for p in ps] for k, ps in saved["probes"].items()},
+                   chunks=saved["chunks"])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="1 round, 3 s per workload (5 s for C2k)")
+    p.add_argument("--rounds", type=int, help="alternation rounds (default 3)")
+    p.add_argument("--duration", type=float, help="seconds per wrk run for W1, W6, W7 (default 10)")
+    p.add_argument("--c2k-duration", type=float, help="seconds per C2k run (default 15)")
+    p.add_argument("--warmup", type=float, help="seconds of warm-up per loop and workload (default 2)")
+    p.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin servers and load to CPUs")
+    p.add_argument("--write-docs", action="store_true", help="write the figures into docs/benchmarks.md")
+    p.add_argument("--json", dest="json_out", help="also write the raw figures to this JSON file")
+    p.add_argument("--from-json", help="do not measure: render the report from a file written by --json")
+    args = p.parse_args()
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        text = report(saved["meta"], from_json(saved))
+        print(text)
+        if args.write_docs:
+            write_docs(text)
+        return
+    defaults = (dict(rounds=1, duration=3, c2k_duration=5, warmup=1) if args.quick
+                else dict(rounds=3, duration=10, c2k_duration=15, warmup=2))
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/loops.py needs wrk, the HTTP load generator: apt-get install -y wrk")
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        raise SystemExit("bench/loops.py compares asyncio with uvloop, which is not installed (pip install uvloop)")
+    limit = raise_open_files_limit()
+    if limit < 2 * C2K.connections + 100:
+        raise SystemExit(f"the open files limit is {limit}; C2k needs more than {2 * C2K.connections}")
+
+    cpus = sorted(os.sched_getaffinity(0))
+    cpus_server: set[int] | None = None
+    if args.pin and len(cpus) >= 2:
+        cpus_server = {cpus[0]}
+        os.sched_setaffinity(0, set(cpus[1:]))  # wrk and the probe inherit this
+        pinning = (f"Servers pinned to CPU {cpus[0]}, wrk and the probe to CPU(s) "
+                   f"{','.join(map(str, cpus[1:]))}.")
+    else:
+        pinning = "No CPU pinning."
+    log(pinning)
+    meta: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%d %H:%M %Z"), "rev": git_rev(), "machine": machine(), "pinning": pinning,
+        **{k: getattr(args, k) for k in ("quick", "rounds", "duration", "c2k_duration", "warmup")},
+    }
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fakellm-loops-") as tmp:
+        res = run(args, Path(tmp), cpus_server)
+    meta["loadavg_after"] = machine()["loadavg"]
+    text = report(meta, res)
+    log(f"done in {time.perf_counter() - t0:.0f} s\n")
+    print(text)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(to_json(meta, res), indent=2))
+    if args.write_docs:
+        write_docs(text)
+        log(f"wrote {DOCS.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()

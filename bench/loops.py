@@ -5,19 +5,22 @@ Both servers (`--loop asyncio`, `--loop uvloop`) run from this checkout with the
 take turns on every workload, round after round (the first loop alternates between rounds), so
 drift in the machine's load hits both alike. Workloads:
 
-  W1    OpenAI chat, non-streaming, c=32                        req/s, p50, p99
-  W6    W1 with a distinct body every request, c=32            req/s, p50, p99
-  W7    1,000 concurrent paced streams: the ~70-chunk reply of W2, 10 ms between chunks
-        (chunk_delay_ms: 10), c=1000; each stream's completion time against the ideal
-  C2k   W1's request over 2,000 connections (wrk -c2000)        req/s, p50, p99, max, errors
-        plus a probe: a fresh connection every half second during the load, timed from
-        connect to its answer; a probe unanswered when the load ends counts as such
+  W1       OpenAI chat, non-streaming, c=32
+  W6       W1 with a distinct body every request, c=32
+  W7       1,000 concurrent paced streams: the ~70-chunk reply of W2, 10 ms between chunks
+           (chunk_delay_ms: 10), c=1000; each stream's completion time against the ideal
+  C2k      W1's request over 2,000 connections (wrk -c2000)
+  C2k-ref  C2k on a minimal ASGI app (bench/raw_asgi.py) on the same uvicorn and loop, to tell
+           the loop's share from fakellm's (--no-reference skips it)
 
-wrk sees only the requests that finish within its run; a connection that is never served does not
-show in its percentiles at all. The probe is what shows how long a new connection waits.
+For each: req/s, p50, p99, max and errors from wrk, and how many connections were served at once
+(req/s x mean latency). wrk sees only the requests answered within its run: a connection that is
+never served has no latency to show. So during W7, C2k and C2k-ref a probe also opens a fresh
+connection every half second, times it from connect to its answer (unanswered when the load ends
+counts as such), and samples the server's accept queue (connections not yet accepted).
 
     python bench/loops.py --quick        # smoke check: 1 round, a few seconds per workload
-    python bench/loops.py                # full run: 3 rounds, about 8 minutes
+    python bench/loops.py                # full run: 3 rounds, about 10 minutes
     python bench/loops.py --write-docs   # ... and write the figures into docs/benchmarks.md
 """
 
@@ -42,7 +45,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import (  # noqa: E402  (bench/run.py, next to this file)
-    CONFIG, DOCS, LONG_TEXT, OPENAI_HEADERS, REPO, W1, W6, Server, Target, Workload, WrkRun, _check_openai,
+    BENCH, CONFIG, DOCS, LONG_TEXT, OPENAI_HEADERS, REPO, W1, W6, Server, Target, Workload, WrkRun, _check_openai,
     _check_openai_stream, _short_chat, check_workloads, git_rev, log, machine, request, run_wrk,
 )
 
@@ -56,9 +59,14 @@ W7 = Workload("W7", "1,000 paced streams (~70 chunks, 10 ms apart), c=1000", "/v
                                "messages": [{"role": "user", "content": "bench-paced: tell me a story"}]},
               1000, _check_openai_stream)
 C2K = Workload("C2k", "W1 over 2,000 connections", W1.path, W1.headers, W1.body, 2000, _check_openai)
-WORKLOADS = [W1, W6, W7, C2K]
+# C2k on a minimal ASGI app under the same uvicorn: whatever it shares with fakellm is the loop's doing.
+C2K_REF = Workload("C2k-ref", "C2k on a minimal ASGI app (`bench/raw_asgi.py`)", W1.path, W1.headers, W1.body,
+                   2000, _check_openai)
+WORKLOADS = [W1, W6, W7, C2K, C2K_REF]
+# Where many connections open at once: probed with fresh connections and the accept queue sampled.
+PROBED = (W7, C2K, C2K_REF)
 # Generous wrk timeouts: a request slower than this would leave the latencies and count as an error.
-WRK_TIMEOUT_S = {"W7": 30.0, "C2k": 60.0}
+WRK_TIMEOUT_S = {"W7": 30.0, "C2k": 60.0, "C2k-ref": 60.0}
 
 
 def paced_config(path: Path) -> Path:
@@ -70,13 +78,19 @@ def paced_config(path: Path) -> Path:
     return path
 
 
-def targets(config: Path) -> dict[str, Target]:
+def targets(config: Path) -> dict[str, dict[str, Target]]:
+    """loop -> "fakellm" and "reference" (the minimal ASGI app) on that loop."""
     env = dict(os.environ)
     env.pop("FAKELLM_ADMIN_TOKEN", None)
     env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", "")
-    return {loop: Target(loop, f"fakellm serve --loop {loop}",
-                         [sys.executable, "-m", "fakellm", "serve", "--config", str(config), "--loop", loop], env)
-            for loop in LOOPS}
+    return {loop: {
+        "fakellm": Target(loop, f"fakellm serve --loop {loop}",
+                          [sys.executable, "-m", "fakellm", "serve", "--config", str(config), "--loop", loop], env),
+        "reference": Target(f"reference-{loop}", f"bench/raw_asgi.py on uvicorn --loop {loop}",
+                            [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "raw_asgi:app", "--loop", loop,
+                             "--http", "httptools", "--lifespan", "off", "--no-access-log", "--log-level", "warning"],
+                            env),
+    } for loop in LOOPS}
 
 
 def content_chunks(port: int) -> int:
@@ -102,39 +116,56 @@ def raise_open_files_limit(wanted: int = 65536) -> int:
 # --------------------------------------------------------------------------- the new-connection probe
 
 
+def accept_queue(port: int) -> int | None:
+    """Connections the kernel has completed on 127.0.0.1:port that the server has not accepted yet
+    (a listening socket's rx_queue in /proc/net/tcp); None where there is no such file."""
+    try:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    local = f"0100007F:{port:04X}"
+    for line in lines:
+        fields = line.split()
+        if fields[1] == local and fields[3] == "0A":  # 0A: LISTEN
+            return int(fields[4].split(":")[1], 16)
+    return None
+
+
 @dataclass
 class ProbeResult:
     opened: int
     waits_ms: list[float]  # connect to the first byte of the answer, for probes answered during the load
-
-    @property
-    def unanswered(self) -> int:
-        return self.opened - len(self.waits_ms)
+    queue: list[int]       # the server's accept queue, sampled every interval during the load
 
 
 class Probe:
-    """Opens a fresh connection every `interval` seconds until `stop()`, each sending W1's request,
-    and times it from connect to the first byte of the answer. A probe still waiting when the load
-    ends is unanswered: the load's end, not the server, would be what frees it."""
+    """During a load: every `interval` seconds, opens a fresh connection that sends W1's request and
+    times it from connect to the first byte of the answer, and samples the server's accept queue.
+    A probe still waiting when the load ends is unanswered: the load's end, not the server, would
+    be what frees it."""
 
     def __init__(self, port: int, interval: float = 0.5):
         self.port = port
         self.interval = interval
         self.request = (f"POST {W1.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     + "".join(f"{k}: {v}\r\n" for k, v in W1.headers.items())
-                     + f"Content-Length: {len(W1.body_bytes())}\r\n\r\n").encode() + W1.body_bytes()
+                        + "".join(f"{k}: {v}\r\n" for k, v in W1.headers.items())
+                        + f"Content-Length: {len(W1.body_bytes())}\r\n\r\n").encode() + W1.body_bytes()
         self.waits: list[float] = []
+        self.queue: list[int] = []
         self.opened = 0
         self.stopped = threading.Event()
         self.lock = threading.Lock()
         self.threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self.threads.append(threading.Thread(target=self._open_regularly, daemon=True))
+        self.threads.append(threading.Thread(target=self._every_interval, daemon=True))
         self.threads[0].start()
 
-    def _open_regularly(self) -> None:
+    def _every_interval(self) -> None:
         while not self.stopped.wait(self.interval):
+            queued = accept_queue(self.port)
+            if queued is not None:
+                self.queue.append(queued)
             t = threading.Thread(target=self._one, daemon=True)
             self.threads.append(t)
             t.start()
@@ -165,7 +196,7 @@ class Probe:
         for t in list(self.threads):
             t.join(5)
         with self.lock:
-            return ProbeResult(self.opened, list(self.waits))
+            return ProbeResult(self.opened, list(self.waits), list(self.queue))
 
 
 # --------------------------------------------------------------------------- the run
@@ -174,13 +205,13 @@ class Probe:
 @dataclass
 class Results:
     wrk: dict[str, dict[str, list[WrkRun]]] = field(default_factory=dict)  # workload -> loop -> runs
-    probes: dict[str, list[ProbeResult]] = field(default_factory=dict)     # loop -> one per C2k run
+    probes: dict[str, dict[str, list[ProbeResult]]] = field(default_factory=dict)  # workload -> loop -> runs
     chunks: int = 0
 
 
 def measure(server: Server, w: Workload, seconds: float, body_file: Path) -> tuple[WrkRun, ProbeResult | None]:
     timeout = WRK_TIMEOUT_S.get(w.key, 10.0)
-    if w is not C2K:
+    if w not in PROBED:
         return run_wrk(server.port, w, seconds, body_file, timeout=timeout), None
     probe = Probe(server.port)
     # The probe starts with the load: wrk opens its 2,000 connections in the first moments.
@@ -196,7 +227,17 @@ def measure(server: Server, w: Workload, seconds: float, body_file: Path) -> tup
 
 def run(args: argparse.Namespace, tmp: Path, cpus_server: set[int] | None) -> Results:
     config = paced_config(tmp / "loops.yaml")
-    servers = {loop: Server(t, cpus_server, tmp) for loop, t in targets(config).items()}
+    kinds = ("fakellm", "reference") if args.reference else ("fakellm",)
+    servers = {(loop, kind): Server(t[kind], cpus_server, tmp) for loop, t in targets(config).items() for kind in kinds}
+    workloads = [w for w in WORKLOADS if args.reference or w is not C2K_REF]
+
+    def server(loop: str, w: Workload) -> Server:
+        return servers[loop, "reference" if w is C2K_REF else "fakellm"]
+
+    def check_all() -> None:
+        for w in workloads:
+            check_workloads({loop: server(loop, w) for loop in LOOPS}, [w])
+
     body_files = {}
     for w in WORKLOADS:
         body_files[w.key] = tmp / f"{w.key}.json"
@@ -205,32 +246,32 @@ def run(args: argparse.Namespace, tmp: Path, cpus_server: set[int] | None) -> Re
     try:
         for s in servers.values():
             s.start()
-        for loop, s in servers.items():
+        for (loop, kind), s in servers.items():
             s.wait_ready()
-            if f"(event loop: {loop})" not in s.log():  # measure the loop we claim to
+            if kind == "fakellm" and f"(event loop: {loop})" not in s.log():  # measure the loop we claim to
                 raise SystemExit(f"{s.target.label} does not run on {loop}:\n{s.log()}")
-        check_workloads(servers, WORKLOADS)
-        res.chunks = content_chunks(servers["asyncio"].port)
+        check_all()
+        res.chunks = content_chunks(servers["asyncio", "fakellm"].port)
         log(f"all workloads answer correctly on both loops (W7: {res.chunks} content chunks); warming up ...")
-        for w in WORKLOADS:
-            for s in servers.values():
-                run_wrk(s.port, w, args.warmup, body_files[w.key], timeout=WRK_TIMEOUT_S.get(w.key, 10.0))
+        for w in workloads:
+            for loop in LOOPS:
+                run_wrk(server(loop, w).port, w, args.warmup, body_files[w.key], timeout=WRK_TIMEOUT_S.get(w.key, 10.0))
         for r in range(args.rounds):
             order = LOOPS if r % 2 == 0 else LOOPS[::-1]
-            for w in WORKLOADS:
+            for w in workloads:
                 for loop in order:
-                    seconds = args.c2k_duration if w is C2K else args.duration
-                    result, probes = measure(servers[loop], w, seconds, body_files[w.key])
+                    seconds = args.c2k_duration if w in (C2K, C2K_REF) else args.duration
+                    result, probes = measure(server(loop, w), w, seconds, body_files[w.key])
                     res.wrk.setdefault(w.key, {}).setdefault(loop, []).append(result)
                     line = (f"round {r + 1}/{args.rounds} {w.key:4s} {loop:8s} {result.rps:8.0f} req/s  "
                             f"p50 {result.p50_ms:8.1f} ms  p99 {result.p99_ms:8.1f} ms  max {result.max_ms:8.1f} ms  "
                             f"errors {result.errors}")
                     if probes is not None:
-                        res.probes.setdefault(loop, []).append(probes)
+                        res.probes.setdefault(w.key, {}).setdefault(loop, []).append(probes)
                         line += (f"  probes {len(probes.waits_ms)}/{probes.opened} answered, max wait "
                                  f"{max(probes.waits_ms, default=0):.0f} ms")
                     log(line)
-        check_workloads(servers, WORKLOADS)  # still answering correctly after the load
+        check_all()  # still answering correctly after the load
     finally:
         for s in servers.values():
             s.stop()
@@ -242,6 +283,10 @@ def run(args: argparse.Namespace, tmp: Path, cpus_server: set[int] | None) -> Re
 
 def med(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def served_at_once(r: WrkRun) -> float:
+    return r.rps * r.mean_ms / 1000
 
 
 def ms(value: float) -> str:
@@ -265,8 +310,8 @@ def report(meta: dict[str, Any], res: Results) -> str:
         f"{meta['pinning']}")
     add("")
     add("| Workload | req/s asyncio | req/s uvloop | p50 asyncio / uvloop | p99 asyncio / uvloop "
-        "| max asyncio / uvloop | errors asyncio / uvloop |")
-    add("|---|---:|---:|---:|---:|---:|---:|")
+        "| max asyncio / uvloop | served at once asyncio / uvloop | errors asyncio / uvloop |")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|")
     for w in WORKLOADS:
         runs = res.wrk.get(w.key, {})
         a, u = runs.get("asyncio", []), runs.get("uvloop", [])
@@ -276,10 +321,14 @@ def report(meta: dict[str, Any], res: Results) -> str:
             f"| {ms(med([r.p50_ms for r in a]))} / {ms(med([r.p50_ms for r in u]))} "
             f"| {ms(med([r.p99_ms for r in a]))} / {ms(med([r.p99_ms for r in u]))} "
             f"| {ms(max(r.max_ms for r in a))} / {ms(max(r.max_ms for r in u))} "
+            f"| {med([served_at_once(r) for r in a]):,.0f} / {med([served_at_once(r) for r in u]):,.0f} "
             f"| {sum(r.errors for r in a)} / {sum(r.errors for r in u)} |")
     add("")
-    add("Latencies are wrk's: from writing a request to the end of its answer (for W7 the whole stream). "
-        "Errors: non-2xx responses plus socket errors (connect, read, write, timeout) over all rounds.")
+    add("Latencies are wrk's: from writing a request to the end of its answer (for W7 the whole stream), for the "
+        "requests answered within the run. Served at once: req/s x mean latency (Little's law), how many of the "
+        "connections were being served on average; below the connection count, the rest were waiting without a "
+        "latency to show for it. Errors: non-2xx responses plus socket errors (connect, read, write, timeout) over "
+        "all rounds.")
     w7 = res.wrk.get("W7", {})
     if w7.get("asyncio") and w7.get("uvloop") and res.chunks:
         ideal = (res.chunks - 1) * CHUNK_DELAY_MS
@@ -290,19 +339,30 @@ def report(meta: dict[str, Any], res: Results) -> str:
             f"{cells['uvloop'][0]:.2f}x / {cells['uvloop'][1]:.2f}x on uvloop.")
     add("")
     if res.probes:
-        add("| C2k: a fresh connection every 0.5 s during the load | answered during the load | wait p50 "
-            "| wait p90 | wait max |")
-        add("|---|---:|---:|---:|---:|")
-        for loop in LOOPS:
-            probes = res.probes.get(loop, [])
-            waits = sorted(w for p in probes for w in p.waits_ms)
-            opened = sum(p.opened for p in probes)
-            p90 = waits[min(len(waits) - 1, int(0.9 * len(waits)))] if waits else float("nan")
-            add(f"| {loop} | {len(waits)} of {opened} | {ms(med(waits))} | {ms(p90)} "
-                f"| {ms(max(waits, default=float('nan')))} |")
+        add("| During the load | loop | fresh connections answered during the load | their wait p50 "
+            "| p90 | max | not yet accepted: most / at the end |")
+        add("|---|---|---:|---:|---:|---:|---:|")
+        for w in PROBED:
+            for loop in LOOPS:
+                probes = res.probes.get(w.key, {}).get(loop, [])
+                if not probes:
+                    continue
+                waits = sorted(x for p in probes for x in p.waits_ms)
+                opened = sum(p.opened for p in probes)
+                p90 = waits[min(len(waits) - 1, int(0.9 * len(waits)))] if waits else None
+                queues = [p.queue for p in probes if p.queue]
+                queued = (f"{med([max(q) for q in queues]):,.0f} / {med([q[-1] for q in queues]):,.0f}" if queues
+                          else "-")
+                add(f"| {w.key} | {loop} "
+                    f"| {len(waits)} of {opened} | {ms(med(waits)) if waits else '-'} | {ms(p90) if waits else '-'} "
+                    f"| {ms(max(waits)) if waits else '-'} | {queued} |")
         add("")
-        add("Wait: from connect to the first byte of the answer, over all rounds. A probe not answered before wrk "
-            "stopped is counted as unanswered (its wait is at least the rest of the run).")
+        add("Fresh connections: one every 0.5 s while wrk runs, timed from connect to the first byte of the answer, "
+            "over all rounds; one not answered before wrk stopped is counted as unanswered (it had waited at least "
+            "the rest of the run) and is not in the wait columns. Not yet accepted: connections the kernel had "
+            "completed but the server had not accepted (the listening socket's queue in /proc/net/tcp, sampled with "
+            "each fresh connection); the most and the last sample before the load ended, medians over the rounds. "
+            "wrk's own figures cannot show these connections: a request that never gets an answer has no latency.")
     return "\n".join(out)
 
 
@@ -318,12 +378,13 @@ def write_docs(text: str) -> None:
 def to_json(meta: dict[str, Any], res: Results) -> dict[str, Any]:
     return {"meta": meta, "chunks": res.chunks,
             "wrk": {w: {k: [r.__dict__ for r in runs] for k, runs in t.items()} for w, t in res.wrk.items()},
-            "probes": {k: [p.__dict__ for p in ps] for k, ps in res.probes.items()}}
+            "probes": {w: {k: [p.__dict__ for p in ps] for k, ps in t.items()} for w, t in res.probes.items()}}
 
 
 def from_json(saved: dict[str, Any]) -> Results:
     return Results(wrk={w: {k: [WrkRun(**r) for r in runs] for k, runs in t.items()} for w, t in saved["wrk"].items()},
-                   probes={k: [ProbeResult(**p) for p in ps] for k, ps in saved["probes"].items()},
+                   probes={w: {k: [ProbeResult(**p) for p in ps] for k, ps in t.items()}
+                           for w, t in saved["probes"].items()},
                    chunks=saved["chunks"])
 
 
@@ -332,8 +393,10 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="1 round, 3 s per workload (5 s for C2k)")
     p.add_argument("--rounds", type=int, help="alternation rounds (default 3)")
     p.add_argument("--duration", type=float, help="seconds per wrk run for W1, W6, W7 (default 10)")
-    p.add_argument("--c2k-duration", type=float, help="seconds per C2k run (default 15)")
+    p.add_argument("--c2k-duration", type=float, help="seconds per C2k run (default 15; also C2k-ref)")
     p.add_argument("--warmup", type=float, help="seconds of warm-up per loop and workload (default 2)")
+    p.add_argument("--no-reference", dest="reference", action="store_false",
+                   help="skip C2k on the minimal ASGI app (bench/raw_asgi.py)")
     p.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin servers and load to CPUs")
     p.add_argument("--write-docs", action="store_true", help="write the figures into docs/benchmarks.md")
     p.add_argument("--json", dest="json_out", help="also write the raw figures to this JSON file")

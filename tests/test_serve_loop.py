@@ -45,6 +45,15 @@ def test_each_loop_serves_and_the_banner_names_it(tmp_path, choice, running):
     assert served.proc is not None and served.proc.returncode == 0
 
 
+def test_the_default_loop_is_asyncio(tmp_path):
+    # The default follows the measurements in docs/benchmarks.md ("Event loop"): uvloop is faster on
+    # few connections but leaves new connections unaccepted for seconds under thousands of them.
+    (tmp_path / "fakellm.yaml").write_text(CONFIG)
+    with Served(cwd=tmp_path) as served:
+        assert ask(served) == "hello from the loop test"
+        assert "(event loop: asyncio)" in banner(served)
+
+
 def test_auto_without_uvloop_serves_on_asyncio(tmp_path):
     (tmp_path / "fakellm.yaml").write_text(CONFIG)
     with Served("--loop", "auto", cwd=tmp_path, env=without_uvloop(tmp_path)) as served:

@@ -72,9 +72,12 @@ def _load(config: Path | None):
               help="Require `Authorization: Bearer TOKEN` on the admin API (/_fakellm, /metrics). Without it, "
                    "admin calls are answered only when addressed to loopback. Prefer the environment variable: "
                    "a flag is visible to other users in the process list.")
-@click.option("--loop", type=click.Choice(["auto", "asyncio", "uvloop"]), default="auto", show_default=True,
+@click.option("--loop", type=click.Choice(["auto", "asyncio", "uvloop"]), default="asyncio", show_default=True,
               callback=lambda ctx, param, value: _loop(value),
-              help="Event loop: asyncio (the standard library's), uvloop, or auto (uvloop when installed).")
+              help="Event loop. asyncio (the standard library's) answers every connection promptly under thousands "
+                   "of them; uvloop gives more requests a second on few connections, but once it is busy it accepts "
+                   "new connections slowly, and some wait many seconds. auto: uvloop when installed. "
+                   "See docs/benchmarks.md, \"Event loop\".")
 def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: str | None, loop: str) -> None:
     """Start the mock server."""
     import uvicorn

@@ -13,8 +13,7 @@ drift in the machine's load hits both alike. Workloads:
   C2k-ref  C2k on a minimal ASGI app (bench/raw_asgi.py) on the same uvicorn and loop, to tell
            the loop's share from fakellm's (--no-reference skips it)
 
-For each: req/s, p50, p99, max and errors from wrk, and how many connections were served at once
-(req/s x mean latency). wrk sees only the requests answered within its run: a connection that is
+For each: req/s, p50, p99, max and errors from wrk. wrk sees only the requests answered within its run: a connection that is
 never served has no latency to show. So during W7, C2k and C2k-ref a probe also opens a fresh
 connection every half second, times it from connect to its answer (unanswered when the load ends
 counts as such), and samples the server's accept queue (connections not yet accepted).
@@ -46,7 +45,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import (  # noqa: E402  (bench/run.py, next to this file)
     BENCH, CONFIG, DOCS, LONG_TEXT, OPENAI_HEADERS, REPO, W1, W6, Server, Target, Workload, WrkRun, _check_openai,
-    _check_openai_stream, _short_chat, check_workloads, git_rev, log, machine, request, run_wrk,
+    _check_openai_stream, _short_chat, check_workloads, git_rev, log, machine, paired_ratio, request, run_wrk,
 )
 
 LOOPS = ("asyncio", "uvloop")
@@ -285,10 +284,6 @@ def med(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def served_at_once(r: WrkRun) -> float:
-    return r.rps * r.mean_ms / 1000
-
-
 def ms(value: float) -> str:
     return f"{value / 1000:,.2f} s" if value >= 1000 else f"{value:,.1f} ms"
 
@@ -306,11 +301,12 @@ def report(meta: dict[str, Any], res: Results) -> str:
     add("")
     add(f"Method: {meta['rounds']} round(s); in each, every workload runs on both loops back to back (the first "
         f"loop alternating between rounds); {meta['duration']:g} s per wrk run ({meta['c2k_duration']:g} s for C2k) "
-        f"after a {meta['warmup']:g} s warm-up. req/s, p50 and p99 are medians over the rounds, max the largest. "
+        f"after a {meta['warmup']:g} s warm-up. req/s, p50 and p99 are medians over the rounds, max the largest; "
+        f"uvloop / asyncio is the median of the per-round ratios of req/s. "
         f"{meta['pinning']}")
     add("")
-    add("| Workload | req/s asyncio | req/s uvloop | p50 asyncio / uvloop | p99 asyncio / uvloop "
-        "| max asyncio / uvloop | served at once asyncio / uvloop | errors asyncio / uvloop |")
+    add("| Workload | req/s asyncio | req/s uvloop | uvloop / asyncio | p50 asyncio / uvloop | p99 asyncio / uvloop "
+        "| max asyncio / uvloop | errors asyncio / uvloop |")
     add("|---|---:|---:|---:|---:|---:|---:|---:|")
     for w in WORKLOADS:
         runs = res.wrk.get(w.key, {})
@@ -318,17 +314,16 @@ def report(meta: dict[str, Any], res: Results) -> str:
         if not a or not u:
             continue
         add(f"| {w.key}: {w.title} | {med([r.rps for r in a]):,.0f} | {med([r.rps for r in u]):,.0f} "
+            f"| {paired_ratio(u, a):.2f}x "
             f"| {ms(med([r.p50_ms for r in a]))} / {ms(med([r.p50_ms for r in u]))} "
             f"| {ms(med([r.p99_ms for r in a]))} / {ms(med([r.p99_ms for r in u]))} "
             f"| {ms(max(r.max_ms for r in a))} / {ms(max(r.max_ms for r in u))} "
-            f"| {med([served_at_once(r) for r in a]):,.0f} / {med([served_at_once(r) for r in u]):,.0f} "
             f"| {sum(r.errors for r in a)} / {sum(r.errors for r in u)} |")
     add("")
     add("Latencies are wrk's: from writing a request to the end of its answer (for W7 the whole stream), for the "
-        "requests answered within the run. Served at once: req/s x mean latency (Little's law), how many of the "
-        "connections were being served on average; below the connection count, the rest were waiting without a "
-        "latency to show for it. Errors: non-2xx responses plus socket errors (connect, read, write, timeout) over "
-        "all rounds.")
+        "requests answered within the run; a max close to the run's length means that some connections were "
+        "answered only at its end. Errors: non-2xx responses plus socket errors (connect, read, write, timeout) "
+        "over all rounds.")
     w7 = res.wrk.get("W7", {})
     if w7.get("asyncio") and w7.get("uvloop") and res.chunks:
         ideal = (res.chunks - 1) * CHUNK_DELAY_MS

@@ -414,7 +414,7 @@ def main() -> None:
     try:
         import uvloop  # noqa: F401
     except ImportError:
-        raise SystemExit("bench/loops.py compares asyncio with uvloop, which is not installed (pip install uvloop)")
+        raise SystemExit("bench/loops.py compares asyncio with uvloop, which is not installed (pip install uvloop)") from None
     limit = raise_open_files_limit()
     if limit < 2 * C2K.connections + 100:
         raise SystemExit(f"the open files limit is {limit}; C2k needs more than {2 * C2K.connections}")

@@ -295,10 +295,13 @@ class WrkRun:
     p99_ms: float
     requests: int
     errors: int  # non-2xx/3xx responses + socket errors (connect, read, write, timeout)
+    max_ms: float = 0.0
+    mean_ms: float = 0.0
 
 
-def run_wrk(port: int, w: Workload, seconds: float, body_file: Path) -> WrkRun:
-    cmd = ["wrk", f"-t{w.threads}", f"-c{w.connections}", f"-d{seconds:g}s", "--timeout", "10s",
+def run_wrk(port: int, w: Workload, seconds: float, body_file: Path, timeout: float = 10.0) -> WrkRun:
+    """One wrk run; a request slower than `timeout` counts as a timeout error, not in the latencies."""
+    cmd = ["wrk", f"-t{w.threads}", f"-c{w.connections}", f"-d{seconds:g}s", "--timeout", f"{timeout:g}s",
            "-s", str(POST_LUA)]
     for name, value in w.headers.items():
         cmd += ["-H", f"{name}: {value}"]
@@ -306,7 +309,7 @@ def run_wrk(port: int, w: Workload, seconds: float, body_file: Path) -> WrkRun:
     env = dict(os.environ, FAKELLM_BENCH_BODY=str(body_file))
     if w.distinct:
         env["FAKELLM_BENCH_DISTINCT"] = "1"
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + timeout + 60)
     m = re.search(r"^WRKJSON (\{.*\})$", out.stdout, re.M)
     if out.returncode != 0 or m is None:
         raise RuntimeError(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
@@ -319,6 +322,8 @@ def run_wrk(port: int, w: Workload, seconds: float, body_file: Path) -> WrkRun:
         p99_ms=s["p99_us"] / 1000,
         requests=s["requests"],
         errors=errors,
+        max_ms=s["max_us"] / 1000,
+        mean_ms=s["mean_us"] / 1000,
     )
 
 
@@ -384,7 +389,7 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def make_targets(theirs_venv: Path) -> dict[str, Target]:
+def make_targets(theirs_venv: Path, loop: str) -> dict[str, Target]:
     env = dict(os.environ)
     env.pop("FAKELLM_CONFIG", None)
     ours_env = dict(env, PYTHONPATH=str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", ""))
@@ -392,12 +397,12 @@ def make_targets(theirs_venv: Path) -> dict[str, Target]:
     theirs_env.pop("PYTHONPATH", None)
     return {
         "ours": Target("ours", "fakellm (this checkout)",
-                       [sys.executable, "-m", "fakellm", "serve", "--config", str(CONFIG)], ours_env),
+                       [sys.executable, "-m", "fakellm", "serve", "--config", str(CONFIG), "--loop", loop], ours_env),
         "theirs": Target("theirs", f"fakellm {THEIRS_VERSION}",
                          [str(theirs_venv / "bin" / "fakellm"), "serve", "--config", str(CONFIG)], theirs_env),
         "reference": Target("reference", "minimal ASGI app on uvicorn",
                             [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "raw_asgi:app",
-                             "--loop", "uvloop", "--http", "httptools", "--lifespan", "off",
+                             "--loop", loop, "--http", "httptools", "--lifespan", "off",
                              "--no-access-log", "--log-level", "warning"], dict(env)),
     }
 
@@ -427,7 +432,7 @@ def check_workloads(servers: dict[str, Server], workloads: list[Workload]) -> No
 
 def run(args: argparse.Namespace, tmp: Path, cpus_server: set[int] | None) -> Results:
     venv = Path(args.theirs_venv) if args.theirs_venv else make_venv(tmp)
-    targets = make_targets(venv)
+    targets = make_targets(venv, args.loop)
     order = ["ours", "theirs"]
     res = Results()
 
@@ -551,6 +556,11 @@ def paired_ratio(a: list[WrkRun], b: list[WrkRun]) -> float:
     return med([x.rps / y.rps if y.rps else float("inf") for x, y in zip(a, b, strict=True)])
 
 
+def _loop_flag(meta: dict[str, Any]) -> str:
+    """How ours was started: runs from before --loop existed used uvicorn's auto choice (uvloop here)."""
+    return f" --loop {meta['loop']}" if meta.get("loop") else ""
+
+
 def report(meta: dict[str, Any], res: Results) -> str:
     """The markdown tables; `meta` describes the run (see main)."""
     out: list[str] = []
@@ -558,7 +568,7 @@ def report(meta: dict[str, Any], res: Results) -> str:
     n = meta["conversations"]
     before = meta["machine"]
     kind = "quick run (smoke check, not for comparison)" if meta["quick"] else "full run"
-    add(f"Run: {meta['when']}, {kind}; ours = `fakellm serve` from the checkout at "
+    add(f"Run: {meta['when']}, {kind}; ours = `fakellm serve{_loop_flag(meta)}` from the checkout at "
         f"{meta['rev']}, theirs = fakellm {THEIRS_VERSION} from PyPI in a throwaway venv, same config "
         f"(`bench/config.yaml`).")
     add("")
@@ -718,6 +728,9 @@ def main() -> None:
     p.add_argument("--conversations", type=int, help="W4's N: RSS is read after N and 2N (default 20000)")
     p.add_argument("--w4-rounds", type=int, help="W4 rounds (default 2)")
     p.add_argument("--startup-runs", type=int, help="startup measurements per server (default 7)")
+    p.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                   help="event loop of ours and of the reference app (default uvloop: the loop fakellm 0.3.5 runs on, "
+                        "so both servers are measured alike; bench/loops.py compares the loops)")
     p.add_argument("--theirs-venv", help="reuse this venv holding fakellm 0.3.5 instead of making one")
     p.add_argument("--no-reference", dest="reference", action="store_false",
                    help="skip the minimal-ASGI-app reference on W1")
@@ -759,7 +772,7 @@ def main() -> None:
 
     meta: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M %Z"), "rev": git_rev(), "machine": machine(), "pinning": pinning,
-        **{k: getattr(args, k) for k in ("quick", "rounds", "duration", "warmup", "conversations")},
+        **{k: getattr(args, k) for k in ("quick", "rounds", "duration", "warmup", "conversations", "loop")},
     }
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fakellm-bench-") as tmp:

@@ -72,7 +72,13 @@ def _load(config: Path | None):
               help="Require `Authorization: Bearer TOKEN` on the admin API (/_fakellm, /metrics). Without it, "
                    "admin calls are answered only when addressed to loopback. Prefer the environment variable: "
                    "a flag is visible to other users in the process list.")
-def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: str | None) -> None:
+@click.option("--loop", type=click.Choice(["auto", "asyncio", "uvloop"]), default="asyncio", show_default=True,
+              callback=lambda ctx, param, value: _loop(value),
+              help="Event loop. asyncio (the standard library's) answers every connection promptly under thousands "
+                   "of them; uvloop gives more requests a second on few connections, but once it is busy it accepts "
+                   "new connections slowly, and some wait many seconds. auto: uvloop when installed. "
+                   "See docs/benchmarks.md, \"Event loop\".")
+def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: str | None, loop: str) -> None:
     """Start the mock server."""
     import uvicorn
 
@@ -112,6 +118,9 @@ def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: 
             await super().startup(sockets)
             if self.should_exit or not self.servers:
                 return
+            import asyncio
+
+            running = type(asyncio.get_running_loop()).__module__.split(".")[0]  # "uvloop" or "asyncio"
             bound_host, bound_port = self.servers[0].sockets[0].getsockname()[:2]
             shown = f"[{bound_host}]" if ":" in bound_host else bound_host
             base = f"http://{shown}:{bound_port}"
@@ -119,6 +128,7 @@ def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: 
                 click.echo(_exposed_warning(bound_host, bound_port), err=True)
             click.echo(
                 f"fakellm {__version__} serving {rules} rule(s) from {source}"
+                + f" (event loop: {running})"
                 + (" (reloading on change)" if reload else "")
                 + "".join(f"\n  {label + ':':<20}{url}" for label, url in registry.base_urls(base))
                 + f"\n  {'Dashboard:':<20}{base}/_fakellm"
@@ -132,7 +142,7 @@ def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: 
         app,
         host=host,
         port=port,
-        loop="auto",
+        loop=loop,
         http=_http_protocol(),
         lifespan="on",
         access_log=False,
@@ -154,6 +164,17 @@ def _admin_token(value: str | None) -> str | None:
         return check_token(value)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--admin-token' / FAKELLM_ADMIN_TOKEN") from None
+
+
+def _loop(value: str) -> str:
+    """The loop as given, or a usage error (exit 2) when it is uvloop and uvloop cannot be imported."""
+    if value == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            raise click.BadParameter("uvloop is not installed (pip install uvloop; it does not exist on Windows); "
+                                     "use --loop asyncio.", param_hint="'--loop'") from None
+    return value
 
 
 def _is_loopback(address: str) -> bool:

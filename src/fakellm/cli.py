@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
+from typing import Callable
 
 import click
 
 from . import __version__
 
 DEFAULT_CONFIG = "fakellm.yaml"
+STATE_ENV = "FAKELLM_STATE"  # the same variable the pytest plugin reads
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,80 +79,124 @@ def _load(config: Path | None):
                    "of them; uvloop gives more requests a second on few connections, but once it is busy it accepts "
                    "new connections slowly, and some wait many seconds. auto: uvloop when installed. "
                    "See docs/benchmarks.md, \"Event loop\".")
-def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: str | None, loop: str) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256),
+              help="Worker processes serving one port. More than one needs --state: a Redis URL, so that they "
+                   "answer as one mock, or `memory` for separate state per worker.")
+@click.option("--state", envvar=STATE_ENV, show_envvar=True, default=None, metavar="URL",
+              help="Where the state lives (conversations, sequences, `times`, rate limits, stored responses, the "
+                   "journal, stats): `memory` (this process; the default with one worker) or "
+                   "redis://[:password@]host:port/db[?prefix=name], shared by every fakellm process on it.")
+def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: str | None, loop: str,
+          workers: int, state: str | None) -> None:
     """Start the mock server."""
-    import uvicorn
-
-    from .app import build_app
+    from . import serving
+    from .app import build_app, open_store
     from .engine.tokens import load_accurate_encoding
-    from .providers import registry
+    from .store.base import StateUnavailable
 
     cfg, path = _load(config)
     if reload and path is None:
         click.echo("--reload needs a config file; there is none to watch.", err=True)
         sys.exit(2)
+    if workers > 1 and state is None:
+        click.echo(NEEDS_STATE.format(workers=workers), err=True)
+        sys.exit(2)
+    try:
+        store = open_store(state, cfg)  # checks Redis now: a clear error before anything listens
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--state' / FAKELLM_STATE") from None
+    except StateUnavailable as e:
+        click.echo(f"fakellm: {e}", err=True)
+        sys.exit(1)
     load_accurate_encoding()
-    app = build_app(cfg, path, watch=reload, admin_token=admin_token)
-    rules = len(cfg.rules)
+
+    def banner(server: serving.FakeLLMServer) -> None:
+        _print_banner(cfg, path, server.address(), admin_token, reload, _loop_name(loop), workers, store)
+
+    if workers == 1:
+        app = build_app(cfg, path, watch=reload, admin_token=admin_token, store=store)
+        serving.FakeLLMServer(serving.uvicorn_config(app, host, port, loop), app, on_ready=banner).run()
+        return
+
+    from .workers import Workers
+
+    try:
+        sock = serving.listening_socket(host, port)
+    except OSError as e:
+        click.echo(f"fakellm: cannot listen on {host}:{port}: {e}", err=True)
+        sys.exit(1)
+
+    def serve_one(shared: object, ready: Callable[[], None]) -> int:
+        # In the worker: its own app and store (connections are not shared across processes).
+        app = build_app(cfg, path, watch=reload, admin_token=admin_token, state=state)
+        server = serving.FakeLLMServer(serving.uvicorn_config(app, host, port, loop), app,
+                                       on_ready=lambda _server: ready())
+        server.run(sockets=[shared])
+        return 0
+
+    pool = Workers(workers, sock, serve_one, lambda line: click.echo(line, err=True))
+    try:
+        pool.start()
+    except RuntimeError as e:
+        click.echo(f"fakellm: {e}", err=True)
+        sys.exit(1)
+    host_shown, port_bound = sock.getsockname()[:2]
+    _print_banner(cfg, path, (host_shown, port_bound), admin_token, reload, _loop_name(loop), workers, store)
+    code = pool.wait()
+    sock.close()
+    sys.exit(code)
+
+
+NEEDS_STATE = """\
+--workers {workers} needs to know where the workers keep their state.
+  To have them answer as one mock (sequences, `times`, rate limits, the journal shared), start Redis
+  and pass its URL, e.g.:
+      redis-server --port 6379 --save '' --appendonly no      (or: docker run -p 6379:6379 redis)
+      fakellm serve --workers {workers} --state redis://127.0.0.1:6379/0
+  For pure throughput, `--state memory` gives each worker its own state instead: sequences, `times`,
+  rate limits, conversations, stored responses, the journal and stats are then per worker."""
+
+
+def _print_banner(cfg, path: Path | None, address: tuple[str, int], admin_token: str | None, reload: bool,
+                  loop_name: str, workers: int, store: object) -> None:
+    from .providers import registry
+
+    bound_host, bound_port = address
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    base = f"http://{shown}:{bound_port}"
+    if admin_token is None and not _is_loopback(bound_host):
+        click.echo(_exposed_warning(bound_host, bound_port), err=True)
     source = path if path is not None else cfg.source
+    shared = getattr(store, "url", None)  # a Redis URL without its password
+    if shared is not None:
+        state = f"state in Redis at {shared} (prefix {store.prefix}), shared with every fakellm process on it"
+    elif workers > 1:
+        state = "state in each worker's memory: sequences, times, rate limits and the journal are per worker"
+    else:
+        state = "state in memory"
+    click.echo(
+        f"fakellm {__version__} serving {len(cfg.rules)} rule(s) from {source}"
+        + f" (event loop: {loop_name})"
+        + (" (reloading on change)" if reload else "")
+        + (f"\n  {workers} workers; {state}" if workers > 1 else f"\n  {state}" if shared else "")
+        + "".join(f"\n  {label + ':':<20}{url}" for label, url in registry.base_urls(base))
+        + f"\n  {'Dashboard:':<20}{base}/_fakellm"
+        + f"\n  {'Admin API:':<20}"
+        + ("token required" if admin_token else "no token: answers requests addressed to loopback or to this address")
+        + f"\nfakellm ready on {base}",
+    )
+    sys.stdout.flush()
 
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: object) -> None:
-            # uvicorn's own handler also re-raises the signal after shutting down, so the process
-            # would end "killed by SIGTERM" (or with KeyboardInterrupt). A signal is how fakellm is
-            # meant to stop: shut down gracefully and exit 0. A second Ctrl-C still forces it.
-            if self.should_exit and sig == signal.SIGINT:
-                self.force_exit = True
-            else:
-                self.should_exit = True
 
-        async def shutdown(self, sockets=None) -> None:
-            # Timed replies still being sent would outlive the grace period and be cancelled, each
-            # with a traceback: instead they send the rest at once, and this says so in one line.
-            hurried = app.deliveries.stop()
-            if hurried:
-                click.echo(f"fakellm: stopping; {hurried} timed repl{'y' if hurried == 1 else 'ies'} still being "
-                           f"sent get the rest at once", err=True)
-            await super().shutdown(sockets)
-
-        async def startup(self, sockets=None) -> None:
-            await super().startup(sockets)
-            if self.should_exit or not self.servers:
-                return
-            import asyncio
-
-            running = type(asyncio.get_running_loop()).__module__.split(".")[0]  # "uvloop" or "asyncio"
-            bound_host, bound_port = self.servers[0].sockets[0].getsockname()[:2]
-            shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-            base = f"http://{shown}:{bound_port}"
-            if admin_token is None and not _is_loopback(bound_host):
-                click.echo(_exposed_warning(bound_host, bound_port), err=True)
-            click.echo(
-                f"fakellm {__version__} serving {rules} rule(s) from {source}"
-                + f" (event loop: {running})"
-                + (" (reloading on change)" if reload else "")
-                + "".join(f"\n  {label + ':':<20}{url}" for label, url in registry.base_urls(base))
-                + f"\n  {'Dashboard:':<20}{base}/_fakellm"
-                + f"\n  {'Admin API:':<20}"
-                + ("token required" if admin_token else "no token: answers requests addressed to loopback or to this address")
-                + f"\nfakellm ready on {base}",
-            )
-            sys.stdout.flush()
-
-    server = Server(uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        loop=loop,
-        http=_http_protocol(),
-        lifespan="on",
-        access_log=False,
-        proxy_headers=False,  # a per-request middleware we do not need in a local mock
-        server_header=False,
-        log_level="warning",
-        timeout_graceful_shutdown=2,
-    ))
-    server.run()
+def _loop_name(choice: str) -> str:
+    """The loop a --loop choice runs: "auto" is uvloop when it can be imported."""
+    if choice != "auto":
+        return choice
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
 
 
 def _admin_token(value: str | None) -> str | None:
@@ -192,15 +237,6 @@ def _exposed_warning(address: str, port: int) -> str:
             f"port {port} can read the journal (prompts, headers, replies) and replace the config, with any HTTP "
             f"client (the Host and Origin checks stop only browsers). Set FAKELLM_ADMIN_TOKEN (or pass "
             f"--admin-token) to require a bearer token on the admin API.")
-
-
-def _http_protocol() -> object:
-    """uvicorn's httptools protocol sending each answer's head and body in one write; else uvicorn's choice."""
-    try:
-        from .server.protocol import HttpToolsHeadWithBody
-    except ImportError:  # no httptools: uvicorn falls back to h11
-        return "auto"
-    return HttpToolsHeadWithBody
 
 
 @main.command()

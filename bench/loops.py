@@ -19,7 +19,7 @@ connection every half second, times it from connect to its answer (unanswered wh
 counts as such), and samples the server's accept queue (connections not yet accepted).
 
     python bench/loops.py --quick        # smoke check: 1 round, a few seconds per workload
-    python bench/loops.py                # full run: 3 rounds, about 10 minutes
+    python bench/loops.py                # full run: 3 rounds, about 7 minutes
     python bench/loops.py --write-docs   # ... and write the figures into docs/benchmarks.md
 """
 
@@ -228,7 +228,7 @@ def run(args: argparse.Namespace, tmp: Path, cpus_server: set[int] | None) -> Re
     config = paced_config(tmp / "loops.yaml")
     kinds = ("fakellm", "reference") if args.reference else ("fakellm",)
     servers = {(loop, kind): Server(t[kind], cpus_server, tmp) for loop, t in targets(config).items() for kind in kinds}
-    workloads = [w for w in WORKLOADS if args.reference or w is not C2K_REF]
+    workloads = [w for w in WORKLOADS if (args.reference or w is not C2K_REF) and (not args.only or w.key in args.only)]
 
     def server(loop: str, w: Workload) -> Server:
         return servers[loop, "reference" if w is C2K_REF else "fakellm"]
@@ -390,6 +390,8 @@ def main() -> None:
     p.add_argument("--duration", type=float, help="seconds per wrk run for W1, W6, W7 (default 10)")
     p.add_argument("--c2k-duration", type=float, help="seconds per C2k run (default 15; also C2k-ref)")
     p.add_argument("--warmup", type=float, help="seconds of warm-up per loop and workload (default 2)")
+    p.add_argument("--only", type=lambda v: v.split(","), metavar="W1,W6,...",
+                   help=f"run only these workloads (of {', '.join(w.key for w in WORKLOADS)})")
     p.add_argument("--no-reference", dest="reference", action="store_false",
                    help="skip C2k on the minimal ASGI app (bench/raw_asgi.py)")
     p.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin servers and load to CPUs")
@@ -409,6 +411,9 @@ def main() -> None:
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    unknown = set(args.only or ()) - {w.key for w in WORKLOADS}
+    if unknown:
+        p.error(f"unknown workload(s) {', '.join(sorted(unknown))}")
     if shutil.which("wrk") is None:
         raise SystemExit("bench/loops.py needs wrk, the HTTP load generator: apt-get install -y wrk")
     try:
@@ -431,7 +436,7 @@ def main() -> None:
     log(pinning)
     meta: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M %Z"), "rev": git_rev(), "machine": machine(), "pinning": pinning,
-        **{k: getattr(args, k) for k in ("quick", "rounds", "duration", "c2k_duration", "warmup")},
+        **{k: getattr(args, k) for k in ("quick", "rounds", "duration", "c2k_duration", "warmup", "only")},
     }
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fakellm-loops-") as tmp:

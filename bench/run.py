@@ -676,6 +676,7 @@ python bench/run.py --write-docs       # full run, then rewrite the results sect
 python bench/run.py --json r.json      # keep the raw figures; --from-json r.json re-renders the tables
 pip install py-spy && python bench/profile.py W1   # where this server spends its time under W1
 python bench/inproc.py                 # CPU time per request through the app in-process (W1, W3, W6, an agent history)
+python bench/loops.py                  # asyncio against uvloop, about 7 minutes (--quick, --write-docs, --json as above)
 ```
 
 The script creates a throwaway venv with `pip install fakellm==0.3.5` in a temporary directory

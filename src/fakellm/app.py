@@ -40,8 +40,10 @@ def open_store(state: str | None, config: Config) -> Store | None:
     if state.startswith("redis://"):
         from .engine.engine import bounds_of
         from .providers import registry
-        from .store.redis import RedisStore
-
+        try:
+            from .store.redis import RedisStore
+        except ImportError:  # the optional `redis` package
+            raise ValueError("a redis:// state needs the redis package: pip install 'fakellm[redis]'") from None
         return RedisStore.connect(state, bounds=bounds_of(config), redacted_headers=registry.REDACTED_HEADERS)
     scheme = state.partition("://")[0] if "://" in state else state[:20]
     raise ValueError(f"the state must be `memory` or a redis:// URL, not {scheme!r}...")

@@ -416,3 +416,36 @@ def test_xdist_workers_each_run_their_own_server(pytester, monkeypatch):
     assert set(urls) == {"gw0", "gw1"}, urls
     assert all(len(u) == 1 for u in urls.values())  # one server per worker for the whole session
     assert urls["gw0"] != urls["gw1"]
+
+
+STATE_TEST = '''
+import httpx
+import openai
+import pytest
+
+@pytest.mark.fakellm(rules=[{"respond": {"content": "shared"}}])
+def test_state_in_redis(fakellm):
+    client = openai.OpenAI(base_url=fakellm.openai_base_url, api_key="k", max_retries=0)
+    assert client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}]) \\
+        .choices[0].message.content == "shared"
+    entry = httpx.get(fakellm.url + "/_fakellm/requests").json()["requests"][-1]
+    assert "worker" in entry  # answered by a Redis-backed server: its entries name the worker
+'''
+
+
+def test_the_state_comes_from_the_environment_or_the_ini(pytester, monkeypatch, redis_url, redis_prefix):
+    url = f"{redis_url}?prefix={redis_prefix}"
+    monkeypatch.delenv("FAKELLM_ADMIN_TOKEN", raising=False)
+    monkeypatch.setenv("FAKELLM_STATE", url)
+    pytester.makepyfile(STATE_TEST)
+    pytester.runpytest().assert_outcomes(passed=1)
+
+    monkeypatch.delenv("FAKELLM_STATE")
+    pytester.makeini(f"[pytest]\nfakellm_state = {url}\n")
+    pytester.runpytest().assert_outcomes(passed=1)
+
+    monkeypatch.setenv("FAKELLM_STATE", "redis://:pw-secret@127.0.0.1:1/0")  # the variable wins; nothing listens
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*FAKELLM_STATE / fakellm_state: cannot use Redis at redis://:***@127.0.0.1:1/0*"])
+    assert "pw-secret" not in result.stdout.str()

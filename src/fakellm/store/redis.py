@@ -47,11 +47,12 @@ import orjson
 
 try:
     import redis as redis_sync
-    from redis.asyncio import Redis
+    from redis.asyncio import BlockingConnectionPool, Redis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
     from redis.retry import Retry as SyncRetry
 except ImportError as e:  # the optional extra
     raise ImportError("the Redis store needs the redis package: pip install 'fakellm[redis]'") from e
@@ -66,6 +67,11 @@ from ..model import Message
 __all__ = ["FleetConfig", "RedisStore", "StateUnavailable", "redacted_url"]
 
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+LATENCY_BATCH = 256
+LATENCY_FLUSH_S = 0.05
+POOL_SIZE = 128  # connections per process (and event loop) to Redis
+POOL_WAIT_S = 2.0  # longest wait for a free one on a busy server (a failing Redis fails calls sooner)
+PROBE_S = 1.0  # while Redis is down, one call at a time tries it; another may try after this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,12 @@ class RedisStore:
         self._clock_offset = clock_offset
         self._started = time.time()
         self._clients: dict[asyncio.AbstractEventLoop, Redis] = {}
+        self._latencies: list[tuple[int, float]] = []  # noted, not yet sent (see note_latency)
+        self._latency_timer: asyncio.TimerHandle | None = None
+        self._latency_timer_loop: asyncio.AbstractEventLoop | None = None
+        self._down = False  # since a connection failure or timeout, until a call succeeds
+        self._down_reason = ""
+        self._probing = 0.0  # when the call trying Redis again (while down) started
 
     @classmethod
     def connect(cls, url: str, **options: Any) -> RedisStore:
@@ -149,25 +161,48 @@ class RedisStore:
             # One retry, at once, on a broken connection (Redis restarted); none on a timeout, so a
             # Redis that hangs fails the call within `timeout`.
             retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
-            client = self._clients[loop] = Redis(**self._connection_options(), retry=retry)
+            # A bounded pool that makes callers wait their turn: a thousand concurrent requests share
+            # POOL_SIZE connections instead of failing with "too many connections" past the default.
+            pool = BlockingConnectionPool(max_connections=POOL_SIZE, timeout=POOL_WAIT_S,
+                                          **self._connection_options(), retry=retry)
+            client = self._clients[loop] = Redis(connection_pool=pool)
         return client
 
     async def _run(self, script: lua.LuaScript, what: str, *args: Any) -> Any:
+        self._check_down(what)
         try:
-            return await script.run(self._client(), (self.prefix, *args))
+            result = await script.run(self._client(), (self.prefix, *args))
         except _FAILURES as e:
             raise self._unavailable(what, e) from e
+        self._down = False
+        return result
 
     @contextlib.contextmanager
     def _failing(self, what: str) -> Iterator[None]:
+        self._check_down(what)
         try:
             yield
         except _FAILURES as e:
             raise self._unavailable(what, e) from e
+        self._down = False
+
+    def _check_down(self, what: str) -> None:
+        """Once Redis has failed, one call at a time tries it again (so recovery is seen at once) and the
+        others fail at once: callers queued for a connection to a hung Redis would otherwise each wait
+        out a timeout."""
+        if not self._down:
+            return
+        if not self._probing or time.monotonic() - self._probing > PROBE_S:
+            self._probing = time.monotonic()
+            return
+        raise StateUnavailable(f"fakellm's state in Redis at {self.url} is unavailable: could not {what}: "
+                               f"{self._down_reason} (a moment ago; trying again)")
 
     def _unavailable(self, what: str, error: BaseException) -> StateUnavailable:
-        return StateUnavailable(f"fakellm's state in Redis at {self.url} is unavailable: could not {what}: "
-                                f"{self._reason(error)}")
+        reason = self._reason(error)
+        if isinstance(error, (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)):
+            self._down, self._down_reason, self._probing = True, reason, 0.0
+        return StateUnavailable(f"fakellm's state in Redis at {self.url} is unavailable: could not {what}: {reason}")
 
     def _reason(self, error: BaseException) -> str:
         text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
@@ -255,10 +290,31 @@ class RedisStore:
         return entry
 
     async def note_latency(self, entry: JournalEntry, latency_ms: float) -> None:
+        # Batched: one round trip for up to LATENCY_BATCH answers, at most LATENCY_FLUSH_S later, instead of
+        # one per request (a third of a request's Redis work). A journal read flushes first.
         entry.latency_ms = latency_ms
-        await self._run(lua.NOTE_LATENCY, "note a request's latency", entry.id, latency_ms)
+        self._latencies.append((entry.id, latency_ms))
+        if len(self._latencies) >= LATENCY_BATCH:
+            await self.flush_latencies()
+        else:
+            loop = asyncio.get_running_loop()
+            if self._latency_timer is None or self._latency_timer_loop is not loop:  # (a loop may have ended)
+                self._latency_timer_loop = loop
+                self._latency_timer = loop.call_later(LATENCY_FLUSH_S, self._flush_soon, loop)
+
+    def _flush_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._latency_timer = None
+        task = loop.create_task(self.flush_latencies())
+        task.add_done_callback(_ignore_failure)  # latencies are best effort; requests report outages
+
+    async def flush_latencies(self) -> None:
+        """Send the latencies noted so far (beyond the protocol: the journal reads do it themselves)."""
+        batch, self._latencies = self._latencies, []
+        if batch:
+            await self._run(lua.NOTE_LATENCY, "note requests' latencies", *(x for pair in batch for x in pair))
 
     async def journal(self, after: int = 0) -> list[JournalEntry]:
+        await self.flush_latencies()
         flat = await self._run(lua.JOURNAL, "read the journal", after)
         entries = []
         for i in range(0, len(flat), 3):
@@ -378,6 +434,11 @@ class RedisStore:
         with self._failing("read the config"):
             fields = await self._client().hmget(self._key("config"), "text", "origin", "version", "time")
         return _fleet_config(fields)
+
+
+def _ignore_failure(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 _stores_made: dict[int, itertools.count] = {}  # per process id: a forked worker counts afresh

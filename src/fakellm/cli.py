@@ -110,8 +110,8 @@ def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: 
         sys.exit(1)
     load_accurate_encoding()
 
-    def banner(server: serving.FakeLLMServer) -> None:
-        _print_banner(cfg, path, server.address(), admin_token, reload, _loop_name(loop), workers, store)
+    def banner(server: serving.FakeLLMServer) -> None:  # runs in the server's loop: names the one running
+        _print_banner(cfg, path, server.address(), admin_token, reload, serving.running_loop_name(), workers, store)
 
     if workers == 1:
         app = build_app(cfg, path, watch=reload, admin_token=admin_token, store=store)
@@ -132,12 +132,14 @@ def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: 
         server = serving.FakeLLMServer(serving.uvicorn_config(app, host, port, loop), app,
                                        on_ready=lambda _server: ready())
         server.run(sockets=[shared])
-        return 0
+        return 0 if server.started else 3  # 3: uvicorn's "could not start" (e.g. Redis refused the config)
 
     pool = Workers(workers, sock, serve_one, lambda line: click.echo(line, err=True))
     try:
         pool.start()
     except RuntimeError as e:
+        if pool.stopping:  # told to stop while starting: a clean stop
+            sys.exit(0)
         click.echo(f"fakellm: {e}", err=True)
         sys.exit(1)
     host_shown, port_bound = sock.getsockname()[:2]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-import sys
 from typing import Callable
 
 import click
@@ -99,8 +98,3 @@ def _http_protocol() -> object:
     except ImportError:  # no httptools: uvicorn falls back to h11
         return "auto"
     return HttpToolsHeadWithBody
-
-
-def flush() -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()

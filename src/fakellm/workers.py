@@ -36,9 +36,12 @@ class Workers:
         self.stopping = False
         self._early_exits = 0
         self._ready_r, self._ready_w = os.pipe()
+        self._previous: dict[int, object] = {}
 
     def start(self, timeout: float = 60.0) -> None:
-        """Fork every worker; return once all are ready. RuntimeError if they are not in time."""
+        """Fork every worker; return once all are ready. RuntimeError if they are not in time. From
+        here until `wait` returns, SIGTERM and SIGINT stop the workers (never orphan them)."""
+        self._previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         for _ in range(self.count):
             self._fork()
         ready = 0
@@ -50,14 +53,13 @@ class Workers:
                 ready += len(os.read(self._ready_r, self.count))
                 continue
             self._reap(block=False)  # a worker that died starting is replaced, a few times
-            if remaining <= 0 or self._early_exits >= MAX_EARLY_EXITS:
+            if remaining <= 0 or self._early_exits >= MAX_EARLY_EXITS or self.stopping:
                 self.stop()
                 self.wait()
                 raise RuntimeError(f"{self.count - ready} of {self.count} workers did not start")
 
     def wait(self) -> int:
         """Serve until told to stop (SIGTERM, SIGINT) and every worker has exited; the exit code."""
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         code = 0
         try:
             while self.pids:
@@ -68,7 +70,7 @@ class Workers:
                     self.stop()
                     code = 1
         finally:
-            for sig, handler in previous.items():
+            for sig, handler in self._previous.items():
                 signal.signal(sig, handler)
             os.close(self._ready_r)
             os.close(self._ready_w)

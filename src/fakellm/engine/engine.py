@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol
 
 from ..config.schema import Config, RespondSpec
 from ..model import LENGTH, STOP_SEQUENCE, ErrorInfo, Refusal, Reply, Request, ToolCall, Usage
-from ..store.base import Bounds, JournalEntry, Store, journal_headers
+from ..store.base import Bounds, JournalEntry, Store, headers_size, journal_headers
 from . import tokens
 from .answers import FALLBACK, Answer
 from .catalog import Catalog
@@ -188,6 +188,7 @@ class Engine:
         # Ids: a per-process random prefix and a counter, unique and cheap.
         self._id_prefix = os.urandom(5).hex()
         self._ids = itertools.count(1)
+        self._headers_memo: tuple[Any, Any, int] = (None, None, 0)  # (request headers, kept, their size)
 
     def compile(self, config: Config) -> Compiled:
         """Compile a config without serving it: touches no state, so it may run in another thread."""
@@ -284,10 +285,17 @@ class Engine:
             await traffic.settle(request, reply, matched.index if matched is not None else None)
         reply.conversation_id = conv_id
         reply.turn = turn
+        # Clients send the same headers request after request (the server shares one dict for them):
+        # what the journal keeps of them, and its size, is worked out once per dict.
+        memo = self._headers_memo
+        if memo[0] is not request.headers:
+            kept = journal_headers(request.headers)
+            memo = self._headers_memo = (request.headers, kept, headers_size(kept))
+        _, kept_headers, header_bytes = memo
         entry = JournalEntry(now, request.api, request.path, request.model, request.stream, conv_id, turn,
                              reply.rule, reply.status, reply.content, (), None,
-                             raw_body if raw_body is not None else request.body, journal_headers(request.headers),
-                             explanation.as_dict() if explanation is not None else None)
+                             raw_body if raw_body is not None else request.body, kept_headers,
+                             explanation.as_dict() if explanation is not None else None, header_bytes=header_bytes)
         if reply.error is not None:
             entry.error = (reply.error.message, reply.error.type, reply.error.code)
         return reply, entry

@@ -259,7 +259,8 @@ class MemoryStore:
         self._journal.append(entry)
         self._journal_sizes.append(size)
         self._journal_bytes += size
-        self._trim_journal()
+        if len(self._journal) > self.bounds.journal_size or self._journal_bytes > self.bounds.journal_bytes:
+            self._trim_journal()
         stats.by_api[entry.api] = stats.by_api.get(entry.api, 0) + 1
         rule = entry.rule
         if rule is None:

@@ -35,6 +35,7 @@ that hangs up never leaves a sleeping task behind.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from dataclasses import dataclass
 from typing import Any, Awaitable
@@ -44,6 +45,8 @@ import orjson
 from ..asgi import Receive, Send, send_response
 from ..config.schema import Config, DefaultsSpec, FaultSpec, RespondSpec
 from ..model import ErrorInfo, Request
+
+TICK_S = 0.002  # the grid that delivery wake-ups snap to (see _Client.wait)
 
 # A paced stream woken later than EARLY_AFTER_S also sends the chunks due within as long again
 # (at most MAX_EARLY_S): see _stream.
@@ -256,6 +259,12 @@ async def _stream(plan: Plan, client: _Client, send: Send, status: int, events: 
     loop = asyncio.get_running_loop()
     clock = loop.time()  # the schedule counts from the headers, so waits never drift
     if plan.paced:
+        # Each chunk as one bytes object: untracked by the garbage collector, so a thousand streams in
+        # flight do not make its full collections long (the lists were the most of what it scanned).
+        pieces = [b"".join(chunk) for chunk in chunks[:stop]]
+        tail = b"".join(end)
+        total = len(chunks)
+        del chunks
         i = 0
         ahead: float | None = None  # the next chunk's due time, when already drawn (jitter is drawn once)
         while i < stop:
@@ -277,19 +286,19 @@ async def _stream(plan: Plan, client: _Client, send: Send, status: int, events: 
                 clock, ahead = ahead, None
                 j += 1
             last = kind is None and j == stop
-            if j == i + 1 and not last:  # the usual write: one chunk on time
-                data = b"".join(chunks[i])
+            if j == i + 1:  # the usual write: one chunk on time
+                data = pieces[i] + tail if last else pieces[i]
             else:
-                data = b"".join([piece for chunk in chunks[i:j] for piece in chunk] + (end if last else []))
+                data = b"".join(pieces[i:j] + [tail] if last else pieces[i:j])
             await send({"type": "http.response.body", "body": data, "more_body": not last})
             i = j
         if kind is None:
             if stop == 0:  # nothing but the end events (e.g. empty content)
                 clock += plan.jittered(plan.ttft_s)
                 if await client.wait(clock - loop.time()):
-                    await send({"type": "http.response.body", "body": b"".join(end), "more_body": False})
+                    await send({"type": "http.response.body", "body": tail, "more_body": False})
             return
-        if stop < len(chunks) or stop == 0:  # the fault comes when the next chunk would have
+        if stop < total or stop == 0:  # the fault comes when the next chunk would have
             clock += plan.jittered(plan.ttft_s if stop == 0 else plan.chunk_delay_s)
             if not await client.wait(clock - loop.time()):
                 return
@@ -428,7 +437,9 @@ class _Client:
             self._watch.add_done_callback(self._received)
         waiter = self._waiter = loop.create_future()
         self._hurried = hurry
-        self._timer = loop.call_later(seconds, _wake, waiter, True)
+        # Wake-ups snap to a shared grid (up, so never early): streams due within one TICK_S wake in one
+        # turn of the loop, and a loop turn (a select call and its bookkeeping) serves many of them.
+        self._timer = loop.call_at(math.ceil((loop.time() + seconds) / TICK_S) * TICK_S, _wake, waiter, True)
         try:
             return await waiter
         finally:

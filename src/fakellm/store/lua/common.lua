@@ -25,12 +25,17 @@ local function forget_conversation(id)
   redis.call('DEL', P .. ':conv:' .. id, P .. ':hits:' .. id, TOOLS_PREFIX .. id)
 end
 
-local function evict_conversations(max)
-  local n = redis.call('ZCARD', CONVS)
+-- Forget the least recently used members of a sorted set (scored by use) beyond max.
+local function evict(set, max, forget)
+  local n = redis.call('ZCARD', set)
   while n > max do
-    forget_conversation(redis.call('ZPOPMIN', CONVS)[1])
+    forget(redis.call('ZPOPMIN', set)[1])
     n = n - 1
   end
+end
+
+local function evict_conversations(max)
+  evict(CONVS, max, forget_conversation)
 end
 
 local function rule_generation()
@@ -69,11 +74,7 @@ local function forget_response(id)
 end
 
 local function evict_responses(max)
-  local n = redis.call('ZCARD', RESPONSES)
-  while n > max do
-    forget_response(redis.call('ZPOPMIN', RESPONSES)[1])
-    n = n - 1
-  end
+  evict(RESPONSES, max, forget_response)
 end
 
 -- journal

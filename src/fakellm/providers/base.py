@@ -190,6 +190,14 @@ def text_pieces(reply: Reply, text: str) -> list[str]:
     return tokens.pieces(text, plan.chunk_size if plan is not None else None)
 
 
+def reasoning_tokens(reply: Reply, api: str) -> int:
+    """The reply's reasoning (thinking) tokens, which its output tokens include: a rule's
+    `usage.reasoning_tokens`, else the thinking text counted as the engine counted it, once per choice."""
+    if reply.usage.reasoning_tokens:
+        return reply.usage.reasoning_tokens
+    return tokens.counter(api)(reply.thinking) * reply.n if reply.thinking else 0
+
+
 def parts_text(content: Any, where: str, *, text_types: frozenset[str] = frozenset({"text"}), null: bool = True,
                index: str = "[{}]", noun: str = "content part", missing: str = "Input should be a valid string",
                shape: str = "Input should be a string or an array of content parts") -> str:

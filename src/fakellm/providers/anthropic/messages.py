@@ -136,6 +136,10 @@ def parse_messages(raw_messages: list[Any]) -> list[Message]:
                                      else _tool_result_text(result, f"messages.{i}.content.{j}.content"))
             elif kind in ("image", "document") and not isinstance(block.get("source"), dict):
                 raise _block_error(i, j, ".source: Field required", ".source")
+            elif kind == "thinking":
+                _check_thinking_block(block, i, j)
+            elif kind == "redacted_thinking" and not isinstance(block.get("data"), str):
+                raise _block_error(i, j, ".data: Field required", ".data")
         out.append(parts.message(role))
     return out
 
@@ -161,11 +165,51 @@ def parse_body(body: dict[str, Any], *, need_max_tokens: bool) -> tuple[str, lis
         if system:
             messages.insert(0, Message(role="system", text=system))
     tools = _tools(body) if "tools" in body else []
-    thinking_on = False
-    if "thinking" in body:
-        thinking = check(body, "thinking", dict, "an object")
-        thinking_on = bool(thinking) and thinking.get("type") in ("enabled", "adaptive")
+    thinking_on = thinking_config(body["thinking"]) if "thinking" in body else False
     return model, messages, tools, thinking_on
+
+
+# `thinking.type` values and whether Claude thinks with them (`between_tools` is thinking turned off).
+THINKING_TYPES = {"enabled": True, "adaptive": True, "disabled": False, "between_tools": False}
+MIN_THINKING_BUDGET = 1024
+
+
+def thinking_config(thinking: Any) -> bool:
+    """Check a request's `thinking` object as the API does; whether it turns thinking on."""
+    if thinking is None:
+        return False
+    if not isinstance(thinking, dict):
+        raise InvalidRequest("thinking: Input should be an object", param="thinking")
+    kind = thinking.get("type")
+    if not isinstance(kind, str) or kind not in THINKING_TYPES:
+        tags = ", ".join(f"'{t}'" for t in THINKING_TYPES)
+        raise InvalidRequest(f"thinking: Input tag {kind!r} found using 'type' does not match any of the "
+                             f"expected tags: {tags}", param="thinking.type")
+    if kind == "enabled":
+        budget = thinking.get("budget_tokens")
+        if type(budget) is not int:
+            what = "Field required" if budget is None else "Input should be a valid integer"
+            raise InvalidRequest(f"thinking.enabled.budget_tokens: {what}", param="thinking.budget_tokens")
+        if budget < MIN_THINKING_BUDGET:
+            raise InvalidRequest(f"thinking.enabled.budget_tokens: Input should be greater than or equal to "
+                                 f"{MIN_THINKING_BUDGET}", param="thinking.budget_tokens")
+    if kind in ("enabled", "adaptive") and thinking.get("display") not in (None, "summarized", "omitted"):
+        raise InvalidRequest(f"thinking.{kind}.display: Input should be 'summarized' or 'omitted'",
+                             param="thinking.display")
+    return THINKING_TYPES[kind]
+
+
+def _check_thinking_block(block: dict[str, Any], i: int, j: int) -> None:
+    """A thinking block sent back in the history: its text and signature, as the API requires. A
+    signature fakellm made must still match its text (the API refuses a modified block); others
+    (hand-written or recorded histories) are taken as they are."""
+    for key in ("thinking", "signature"):
+        if not isinstance(block.get(key), str):
+            raise _block_error(i, j, f".{key}: Field required", f".{key}")
+    sig, text = block["signature"], block["thinking"]
+    # A block whose thinking was omitted (`display: omitted`) comes back with empty text.
+    if sig.startswith(SIGNATURE_PREFIX) and text and sig != signature(text):
+        raise _block_error(i, j, ": Invalid `signature` in `thinking` block", ".signature")
 
 
 def _tools(body: dict[str, Any]) -> list[str]:
@@ -228,7 +272,8 @@ class AnthropicMessages:
         else:
             content = []
             if reply.thinking is not None:
-                content.append({"type": "thinking", "thinking": reply.thinking, "signature": signature(reply.thinking)})
+                content.append({"type": "thinking", "thinking": shown_thinking(reply, request),
+                                "signature": signature(reply.thinking)})
             if self._text_block(reply):
                 content.append({"type": "text", "text": reply.content})
             for tid, c, args in self._tool_blocks(reply, response_id):
@@ -267,7 +312,8 @@ class AnthropicMessages:
 
         if reply.thinking is not None:
             block({"type": "thinking", "thinking": "", "signature": ""},
-                  [{"type": "thinking_delta", "thinking": p} for p in text_pieces(reply, reply.thinking)]
+                  [{"type": "thinking_delta", "thinking": p}
+                   for p in text_pieces(reply, shown_thinking(reply, request))]
                   + [{"type": "signature_delta", "signature": signature(reply.thinking)}])
         if self._text_block(reply):
             block({"type": "text", "text": ""},
@@ -300,9 +346,20 @@ class AnthropicMessages:
 
 
 
+SIGNATURE_PREFIX = "fakellm-"
+
+
 def signature(thinking: str) -> str:
     """A stable stand-in for the signature Anthropic attaches to thinking blocks."""
-    return "fakellm-" + hashlib.sha256(thinking.encode()).hexdigest()[:32]
+    return SIGNATURE_PREFIX + hashlib.sha256(thinking.encode()).hexdigest()[:32]
+
+
+def shown_thinking(reply: Reply, request: Request) -> str:
+    """The thinking text a block shows: none with `display: omitted` (the block keeps its signature)."""
+    config = request.body.get("thinking")
+    if isinstance(config, dict) and config.get("display") == "omitted":
+        return ""
+    return reply.thinking or ""
 
 
 def usage(reply: Reply) -> dict[str, Any]:

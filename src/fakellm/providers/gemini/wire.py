@@ -14,9 +14,16 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import TYPE_CHECKING, Any
 
-from ...engine import tokens
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
-from ..base import InvalidRequest, MessageParts, arguments_object, arguments_text, dumps, text_pieces
+from ..base import (
+    InvalidRequest,
+    MessageParts,
+    arguments_object,
+    arguments_text,
+    dumps,
+    reasoning_tokens,
+    text_pieces,
+)
 
 if TYPE_CHECKING:
     from ...traffic.delivery import Answered
@@ -214,7 +221,7 @@ def parse_tools(body: dict[str, Any], prefix: str = "") -> list[str]:
 
 
 def parse_generation_config(body: dict[str, Any], prefix: str = "") -> tuple[int | None, list[str], int, bool]:
-    """(max output tokens, stop sequences, candidate count, include thoughts)."""
+    """(max output tokens, stop sequences, candidate count, whether the model thinks)."""
     where = f"{prefix}generationConfig"
     config = _expect(get(body, "generationConfig"), dict, where, "a GenerationConfig object") or {}
     max_tokens = _expect(get(config, "maxOutputTokens"), int, f"{where}.maxOutputTokens", "an integer")
@@ -229,8 +236,23 @@ def parse_generation_config(body: dict[str, Any], prefix: str = "") -> tuple[int
     if count is not None and not 1 <= count <= 8:
         raise InvalidRequest(f"* GenerateContentRequest.generation_config.candidate_count: "
                              f"candidate_count must be in the range [1, 8], got {count}.", param=f"{where}.candidateCount")
-    thinking = _expect(get(config, "thinkingConfig"), dict, f"{where}.thinkingConfig", "an object") or {}
-    return max_tokens, stop, count or 1, bool(get(thinking, "includeThoughts"))
+    return max_tokens, stop, count or 1, _thinks(config, f"{where}.thinkingConfig")
+
+
+def _thinks(config: dict[str, Any], where: str) -> bool:
+    """Check `thinkingConfig`; whether the model thinks. Thinking models think unless the budget is 0,
+    and count their thoughts (`thoughtsTokenCount`) whether or not `includeThoughts` shows them."""
+    thinking = _expect(get(config, "thinkingConfig"), dict, where, "an object") or {}
+    _expect(get(thinking, "includeThoughts"), bool, f"{where}.includeThoughts", "a boolean")
+    _expect(get(thinking, "thinkingLevel"), str, f"{where}.thinkingLevel", "a string")
+    return _expect(get(thinking, "thinkingBudget"), int, f"{where}.thinkingBudget", "an integer") != 0
+
+
+def include_thoughts(request: Request) -> bool:
+    """Whether the request asks to see the thoughts as parts (`thinkingConfig.includeThoughts`)."""
+    config = get(request.body, "generationConfig")
+    thinking = get(config, "thinkingConfig") if isinstance(config, dict) else None
+    return isinstance(thinking, dict) and get(thinking, "includeThoughts") is True
 
 
 def model_from_path(params: dict[str, str]) -> str:
@@ -275,7 +297,7 @@ class GeminiGenerate:
         if self.streaming:
             # streamGenerateContent without alt=sse: the chunks as one JSON array.
             return b"[" + b",\r\n".join(dumps(c) for c in self._chunks(reply, request, response_id)) + b"]"
-        parts = _thought_parts(reply.thinking) + _text_parts(reply, reply.content) + _call_parts(reply)
+        parts = _thought_parts(reply, request) + _text_parts(reply, reply.content) + _call_parts(reply)
         return dumps(_response(reply, request, response_id, parts, finish=True))
 
     def render_stream(self, reply: Reply, request: Request, response_id: str) -> list[bytes]:
@@ -289,7 +311,8 @@ class GeminiGenerate:
         which counts every earlier chunk as content (see delivery.py).
         """
         groups: list[list[dict[str, Any]]] = []
-        groups.extend([{"text": t, "thought": True}] for t in text_pieces(reply, reply.thinking or ""))
+        if reply.thinking and include_thoughts(request):  # thoughts come first, in chunks of their own
+            groups.extend([{"text": t, "thought": True}] for t in text_pieces(reply, reply.thinking))
         groups.extend([{"text": t}] for t in text_pieces(reply, reply.content or ""))
         calls = _call_parts(reply)
         if calls:
@@ -305,8 +328,8 @@ class GeminiGenerate:
         return stream_error_event(status, error)
 
 
-def _thought_parts(thinking: str | None) -> list[dict[str, Any]]:
-    return [{"text": thinking, "thought": True}] if thinking else []
+def _thought_parts(reply: Reply, request: Request) -> list[dict[str, Any]]:
+    return [{"text": reply.thinking, "thought": True}] if reply.thinking and include_thoughts(request) else []
 
 
 def _text_parts(reply: Reply, text: str | None) -> list[dict[str, Any]]:
@@ -350,8 +373,9 @@ def finish_reason(neutral: str) -> str:
 
 def usage(reply: Reply) -> dict[str, Any]:
     u = reply.usage
-    thoughts = u.reasoning_tokens or (tokens.count(reply.thinking) if reply.thinking else 0)
-    candidates = max(0, u.output_tokens - (tokens.count(reply.thinking) if reply.thinking else 0))
+    # The engine's output tokens include the thoughts; Gemini counts them apart from the candidates.
+    thoughts = reasoning_tokens(reply, "gemini.generate")
+    candidates = max(0, u.output_tokens - thoughts)
     out: dict[str, Any] = {
         "promptTokenCount": u.input_tokens,
         "candidatesTokenCount": candidates,

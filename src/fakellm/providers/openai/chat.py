@@ -17,6 +17,7 @@ from ..base import (
     fragments,
     parts_text,
     positive_int,
+    reasoning_tokens,
     require,
     split_json,
     stop_list,
@@ -132,8 +133,11 @@ class OpenAIChat:
         if max_tokens is None and "max_tokens" in body:
             max_tokens = positive_int(body, "max_tokens")
         stop = stop_list(body.get("stop"), "stop") if "stop" in body else []
+        # A rule's thinking counts as reasoning tokens (never as text) when the request sets an effort.
+        thinking = reasoning_effort(body, "reasoning_effort") if body.get("reasoning_effort") is not None else False
         # Positional: this runs for every request (the field order of model.Request).
-        return Request(self.api, model, messages, headers, body, path, tools, stream is True, max_tokens, stop, n)
+        return Request(self.api, model, messages, headers, body, path, tools, stream is True, max_tokens, stop, n,
+                       thinking)
 
     @staticmethod
     def _tools(body: dict[str, Any]) -> list[str]:
@@ -316,7 +320,26 @@ def usage(reply: Reply) -> dict[str, Any]:
             {"cached_tokens": u.cached_tokens, "audio_tokens": 0} if u.cached_tokens else _NO_PROMPT_DETAILS
         ),
         "completion_tokens_details": (
-            {**_NO_COMPLETION_DETAILS, "reasoning_tokens": u.reasoning_tokens} if u.reasoning_tokens
-            else _NO_COMPLETION_DETAILS
+            {**_NO_COMPLETION_DETAILS, "reasoning_tokens": reasoning_tokens(reply, "openai.chat")}
+            if u.reasoning_tokens or reply.thinking else _NO_COMPLETION_DETAILS
         ),
     }
+
+
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+
+
+def reasoning_effort(body: dict[str, Any], key: str, prefix: str = "") -> bool:
+    """Check a reasoning effort (chat's `reasoning_effort`, Responses' `reasoning.effort`); whether
+    the model reasons with it: any effort but `none` (null is the model's default, which reasons)."""
+    effort = body.get(key)
+    if effort is not None and effort not in REASONING_EFFORTS:
+        raise invalid_value(f"{prefix}{key}", effort, REASONING_EFFORTS)
+    return effort != "none"
+
+
+def invalid_value(param: str, value: Any, supported: tuple[str, ...]) -> InvalidRequest:
+    """OpenAI's 400 for a value outside an enum."""
+    names = ", ".join(f"'{v}'" for v in supported[:-1]) + f", and '{supported[-1]}'"
+    return InvalidRequest(f"Invalid value: {value!r}. Supported values are: {names}.", param=param,
+                          code="invalid_value")

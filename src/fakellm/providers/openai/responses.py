@@ -24,8 +24,20 @@ from ...engine.engine import resolve_stored
 from ...model import LENGTH, ErrorInfo, Message, Reply, Request, ToolCall
 from ...store.base import StoredResponse
 from ...traffic.delivery import Answered
-from ..base import Call, InvalidRequest, arguments_text, check, dumps, parts_text, positive_int, require, split_json, sse
-from .chat import error_body
+from ..base import (
+    Call,
+    InvalidRequest,
+    arguments_text,
+    check,
+    dumps,
+    parts_text,
+    positive_int,
+    reasoning_tokens,
+    require,
+    split_json,
+    sse,
+)
+from .chat import error_body, invalid_value, reasoning_effort
 
 ROLES = ("user", "assistant", "system", "developer")
 TEXT_PARTS = frozenset({"input_text", "output_text", "text", "refusal"})
@@ -96,7 +108,7 @@ class OpenAIResponses:
         for i, value in enumerate(include):
             if not isinstance(value, str):
                 raise InvalidRequest(f"include[{i}]: Input should be a valid string", param=f"include[{i}]")
-        summary = bool(reasoning and reasoning.get("summary"))
+        reasons, summary = reasoning_config(reasoning)
         encrypted = ENCRYPTED_REASONING in include
         for key in ("metadata", "text"):
             check(body, key, dict, "an object")
@@ -113,8 +125,8 @@ class OpenAIResponses:
             stream=stream,
             max_tokens=positive_int(body, "max_output_tokens"),
             # A rule's thinking becomes a reasoning item when the request configures reasoning (as a
-            # reasoning model's would) or includes its encrypted content.
-            thinking=reasoning is not None or encrypted,
+            # reasoning model's would) or includes its encrypted content, unless its effort is `none`.
+            thinking=(reasoning is not None or encrypted) and reasons,
             continues=previous_id,
             history_at=history_at,
             item_refs=[(history_at + position, item_id, brings) for position, item_id, brings in refs],
@@ -222,7 +234,7 @@ class OpenAIResponses:
             "tools": body.get("tools") or [],
             "top_p": body.get("top_p", 1.0),
             "truncation": body.get("truncation", "disabled"),
-            "usage": usage(reply),
+            "usage": usage(reply, request.api),
             "user": body.get("user"),
             "completed_at": None if incomplete else now,
         }
@@ -326,11 +338,30 @@ ENCRYPTED_REASONING = "reasoning.encrypted_content"
 _SEAL_PREFIX = "fakellm-rs1."
 
 
+REASONING_SUMMARIES = ("auto", "concise", "detailed")
+
+
+def reasoning_config(reasoning: dict[str, Any] | None) -> tuple[bool, bool]:
+    """Check a request's `reasoning` object: (whether the model reasons, whether it asks for a summary)."""
+    if not reasoning:
+        return True, False
+    reasons = reasoning_effort(reasoning, "effort", "reasoning.")
+    summary = False
+    # `generate_summary` is the deprecated name of `summary`.
+    for key in ("summary", "generate_summary"):
+        value = reasoning.get(key)
+        if value is not None and value not in REASONING_SUMMARIES:
+            raise invalid_value(f"reasoning.{key}", value, REASONING_SUMMARIES)
+        summary = summary or value is not None
+    return reasons, summary
+
+
 def reasoning_item(thinking: str, request: Request, response_id: str) -> dict[str, Any]:
     """The reasoning output item: a summary if asked for, the encrypted content if included."""
     summary = getattr(request, "reasoning_summary", True)
     item: dict[str, Any] = {"id": "rs_" + response_id, "type": "reasoning",
-                            "summary": [{"type": "summary_text", "text": thinking}] if summary else []}
+                            "summary": [{"type": "summary_text", "text": thinking}] if summary else [],
+                            "status": "completed"}
     if getattr(request, "encrypted_reasoning", False):
         item["encrypted_content"] = seal_reasoning(thinking)
     return item
@@ -426,7 +457,8 @@ def _message_events(event: Callable[..., bytes], index: int, item: dict[str, Any
 def _reasoning_events(event: Callable[..., bytes], index: int, item: dict[str, Any],
                       size: int | None) -> list[bytes]:
     item_id = item["id"]
-    added = event("response.output_item.added", output_index=index, item={**item, "summary": []})
+    added = event("response.output_item.added", output_index=index,
+                  item={**item, "summary": [], "status": "in_progress"})
     if not item["summary"]:  # no summary asked for: the item alone (with its encrypted content, if included)
         return [added, event("response.output_item.done", output_index=index, item=item)]
     text = item["summary"][0]["text"]
@@ -475,9 +507,9 @@ def failed_event(error: ErrorInfo, request: Request, response_id: str, sequence_
                "response.failed")
 
 
-def usage(reply: Reply) -> dict[str, Any]:
+def usage(reply: Reply, api: str) -> dict[str, Any]:
     u = reply.usage
-    reasoning = u.reasoning_tokens or (tokens.count(reply.thinking) if reply.thinking else 0)
+    reasoning = reasoning_tokens(reply, api)
     return {
         "input_tokens": u.input_tokens,
         "input_tokens_details": {"cached_tokens": u.cached_tokens, "cache_write_tokens": u.cache_creation_input_tokens},

@@ -24,6 +24,14 @@ rules:
   - name: deep
     when: {api: anthropic, messages_contain: ponder}
     respond: {thinking: "Consider both sides before answering.", content: "The answer is 42."}
+  - name: snow_call
+    when: {api: anthropic, messages_contain: "snow in Oslo", turn: 1}
+    respond:
+      thinking: "I should check the forecast."
+      tool_calls: [{name: get_forecast, arguments: {city: Oslo}}]
+  - name: snow_answer
+    when: {api: anthropic, tool_result_contains: "heavy snow"}
+    respond: {thinking: "The forecast says heavy snow.", content: "Yes, heavy snow."}
   - name: azure_prod
     when: {model_matches: "prod-*"}
     respond: {content: "Hello from the prod deployment."}
@@ -147,6 +155,41 @@ test("anthropic: messages.stream(...).finalMessage() with thinking", async () =>
   assert.equal(thinking.join(""), "Consider both sides before answering.");
   assert.ok(message.content[0].signature);
   assert.equal(message.content[1].text, "The answer is 42.");
+});
+
+test("anthropic: thinking stream events in order, and the thinking block sent back with the tool result", async () => {
+  const thinking = { type: "enabled", budget_tokens: 2048 };
+  const tools = [{ name: "get_forecast", input_schema: { type: "object", properties: { city: { type: "string" } } } }];
+  const question = { role: "user", content: "Will it snow in Oslo?" };
+  const shape = [];
+  const stream = anthropic.messages.stream({ model: "claude-sonnet-4-6", max_tokens: 4096, thinking, tools,
+                                            messages: [question] });
+  stream.on("streamEvent", (event) => {
+    if (event.type === "content_block_start") shape.push(`start ${event.content_block.type}`);
+    else if (event.type === "content_block_delta" && shape.at(-1) !== event.delta.type) shape.push(event.delta.type);
+    else if (event.type === "content_block_stop") shape.push("stop");
+  });
+  const first = await stream.finalMessage();
+  assert.deepEqual(shape, ["start thinking", "thinking_delta", "signature_delta", "stop",
+                           "start tool_use", "input_json_delta", "stop"]);
+  assert.deepEqual(first.content.map((block) => block.type), ["thinking", "tool_use"]);
+  assert.equal(first.content[0].thinking, "I should check the forecast.");
+  assert.ok(first.content[0].signature);
+  // As Anthropic requires with thinking and tools: the assistant turn goes back whole, thinking block first.
+  const second = await anthropic.messages.stream({
+    model: "claude-sonnet-4-6", max_tokens: 4096, thinking, tools,
+    messages: [question, { role: "assistant", content: first.content },
+               { role: "user", content: [{ type: "tool_result", tool_use_id: first.content[1].id, content: "heavy snow" }] }],
+  }).finalMessage();
+  assert.deepEqual(second.content.map((block) => block.type), ["thinking", "text"]);
+  assert.equal(second.content[1].text, "Yes, heavy snow.");
+  // A thinking block changed after it was signed is refused, as the real API does.
+  const tampered = { ...first.content[0], thinking: "Something else." };
+  await assert.rejects(anthropic.messages.create({
+    model: "claude-sonnet-4-6", max_tokens: 4096, thinking, tools,
+    messages: [question, { role: "assistant", content: [tampered, first.content[1]] },
+               { role: "user", content: [{ type: "tool_result", tool_use_id: first.content[1].id, content: "heavy snow" }] }],
+  }), Anthropic.BadRequestError);
 });
 
 test("anthropic: countTokens equals the usage of the call", async () => {

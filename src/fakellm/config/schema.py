@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .problems import ConfigError, Problem
 from .yaml_loader import decode, load_yaml
@@ -342,7 +342,7 @@ class RuleSpec(_Strict):
 
 
 class ModelSpec(_Strict):
-    """One entry of the top-level `models:` list (model listings, embedding sizes)."""
+    """One entry of the top-level `models:` list (model listings, embedding sizes, token limits)."""
 
     id: str = Field(min_length=1)
     owned_by: str | None = None
@@ -352,6 +352,18 @@ class ModelSpec(_Strict):
     dimensions: int | None = Field(default=None, ge=1, le=65_536)
     input_token_limit: int | None = Field(default=None, ge=1, le=INT32)
     output_token_limit: int | None = Field(default=None, ge=1, le=INT32)
+    # Limits the text APIs enforce: a request over them gets the provider's 400 (engine/limits.py).
+    context_window: int | None = Field(default=None, ge=1, le=INT32)
+    max_output_tokens: int | None = Field(default=None, ge=1, le=INT32)
+
+    @field_validator("max_output_tokens")
+    @classmethod
+    def _fits_window(cls, v: int | None, info: ValidationInfo) -> int | None:
+        # A field validator (not a model one) so the problem points at `max_output_tokens` itself.
+        window = info.data.get("context_window")
+        if v is not None and window is not None and v > window:
+            raise ValueError(f"must not exceed context_window ({window}), got {v}")
+        return v
 
 
 class DefaultsSpec(TimingSpec):

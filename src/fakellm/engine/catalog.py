@@ -1,8 +1,10 @@
-"""The model catalogue: what the model listings of every provider show.
+"""The model catalogue: what the model listings of every provider show, and the token limits
+the models declare.
 
 Built once per config from the top-level `models:` list, or from a built-in
 list when the config has none. Listings are informational: every LLM endpoint
-still accepts any model name.
+still accepts any model name (only a model's declared `context_window` and
+`max_output_tokens` refuse requests, see limits.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 from ..config.schema import ModelSpec
+from .limits import ModelLimits
 
 DEFAULT_MODELS = (
     "gpt-4o",
@@ -87,8 +90,9 @@ def _complete(spec: ModelSpec) -> CatalogModel:
         created=spec.created if spec.created is not None else DEFAULT_CREATED,
         display_name=spec.display_name or display_name_of(spec.id),
         dimensions=spec.dimensions or embedding_dimensions_of(spec.id),
-        input_token_limit=spec.input_token_limit or 128_000,
-        output_token_limit=spec.output_token_limit or 16_384,
+        # The listings show the limits a model enforces, unless the config says otherwise.
+        input_token_limit=spec.input_token_limit or spec.context_window or 128_000,
+        output_token_limit=spec.output_token_limit or spec.max_output_tokens or 16_384,
     )
 
 
@@ -98,8 +102,13 @@ class Catalog:
     def __init__(self, specs: Iterable[ModelSpec] | None):
         if specs is None:
             specs = [ModelSpec(id=model_id) for model_id in DEFAULT_MODELS]
+        specs = list(specs)
         self.models: list[CatalogModel] = [_complete(s) for s in specs]
         self._by_id = {m.id: m for m in self.models}
+        # Only the models that declare limits: empty (the usual case), the engine checks nothing.
+        self.limits: dict[str, ModelLimits] = {
+            s.id: ModelLimits(s.context_window, s.max_output_tokens)
+            for s in specs if s.context_window is not None or s.max_output_tokens is not None}
 
     def get(self, model_id: str) -> CatalogModel | None:
         return self._by_id.get(model_id)

@@ -23,6 +23,7 @@ from . import tokens
 from .answers import FALLBACK, Answer
 from .catalog import Catalog
 from .conversation import CONVERSATION_HEADER, conversation_id_for
+from .limits import LimitWording, find_overrun
 from .rules import CompiledRule, MatchContext, MissExplanation, compile_rules, explain_miss
 
 __all__ = ["CONVERSATION_HEADER", "NO_MATCH_CODE", "Compiled", "Engine", "Traffic", "deterministic_echo", "input_tokens",
@@ -222,13 +223,21 @@ class Engine:
         """A short unique id for response, call and request ids."""
         return f"{self._id_prefix}{next(self._ids):08x}"
 
-    async def handle(self, request: Request, raw_body: bytes | None = None) -> tuple[Reply, JournalEntry]:
+    async def handle(self, request: Request, raw_body: bytes | None = None,
+                     wording: LimitWording | None = None) -> tuple[Reply, JournalEntry]:
         """Answer one request. Returns the reply and its journal entry, not yet recorded: `finish`
         records it once the reply is rendered (and its tool call ids known). Raises `Refusal` for a
-        request the API would refuse before answering (a stored item it names does not exist)."""
+        request the API would refuse before answering (a stored item it names does not exist).
+
+        `wording` (the adapter) words the provider's 400 for a request over its model's context
+        window; without it, or for an adapter without `token_limit_error`, no limit is enforced."""
         now = time.time()
         if request.continues is not None or request.item_refs:
             await resolve_stored(self.store, request)
+        if self.catalog.limits and wording is not None:
+            refused = self._over_limits(request, wording, now, raw_body)
+            if refused is not None:
+                return refused
         store = self.store
         conv_id = conversation_id_for(request)
         tool_results: list[str] = []
@@ -285,13 +294,7 @@ class Engine:
             await traffic.settle(request, reply, matched.index if matched is not None else None)
         reply.conversation_id = conv_id
         reply.turn = turn
-        # Clients send the same headers request after request (the server shares one dict for them):
-        # what the journal keeps of them, and its size, is worked out once per dict.
-        memo = self._headers_memo
-        if memo[0] is not request.headers:
-            kept = journal_headers(request.headers)
-            memo = self._headers_memo = (request.headers, kept, headers_size(kept))
-        _, kept_headers, header_bytes = memo
+        kept_headers, header_bytes = self._journal_headers(request)
         entry = JournalEntry(now, request.api, request.path, request.model, request.stream, conv_id, turn,
                              reply.rule, reply.status, reply.content, (), None,
                              raw_body if raw_body is not None else request.body, kept_headers,
@@ -309,6 +312,40 @@ class Engine:
         if reply.stored is not None:
             await self.store.put_response(reply.stored)
         return entry
+
+    def _journal_headers(self, request: Request) -> tuple[Any, int]:
+        """What the journal keeps of the request's headers, and its size. Clients send the same headers
+        request after request (the server shares one dict for them): worked out once per dict."""
+        memo = self._headers_memo
+        if memo[0] is not request.headers:
+            kept = journal_headers(request.headers)
+            memo = self._headers_memo = (request.headers, kept, headers_size(kept))
+        return memo[1], memo[2]
+
+    def _over_limits(self, request: Request, wording: LimitWording, now: float,
+                     raw_body: bytes | None) -> tuple[Reply, JournalEntry] | None:
+        """The provider's 400 and its journal entry for a request over its model's declared limits, or
+        None. Checked before any rule, as the real APIs refuse before generating: the request opens no
+        turn, uses up no rule and no rate limit, so the app's retry after trimming is the same turn."""
+        limits = self.catalog.limits.get(request.model)
+        words = getattr(wording, "token_limit_error", None)
+        if limits is None or words is None or not request.generates_text:
+            return None
+        overrun = find_overrun(request.model, input_tokens(request), request.max_tokens, limits)
+        error = words(request, overrun) if overrun is not None else None
+        if error is None:
+            return None
+        reply = Reply(400, error=error)
+        reply.conversation_id = conv_id = conversation_id_for(request)
+        reply.turn = turn = 1 + sum(1 for m in request.messages if m.role == "assistant")
+        kept_headers, header_bytes = self._journal_headers(request)
+        # The journal says why in fakellm's words, where it explains any request no rule answered.
+        why = MissExplanation(None, [], str(overrun))
+        entry = JournalEntry(now, request.api, request.path, request.model, request.stream, conv_id, turn, None, 400,
+                             None, (), (error.message, error.type, error.code),
+                             raw_body if raw_body is not None else request.body, kept_headers, why.as_dict(),
+                             header_bytes=header_bytes)
+        return reply, entry
 
     def _no_match(self, explanation: MissExplanation) -> Reply:
         return Reply(

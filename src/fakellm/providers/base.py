@@ -138,6 +138,11 @@ class Adapter(Protocol):
     #     The provider's mid-stream error event (the `error_event` fault), sent after
     #     the stream has begun with a 200. Without it fakellm sends OpenAI's
     #     `data: {"error": {...}}`.
+    #
+    # def token_limit_error(self, request: Request, overrun: engine.limits.Overrun) -> ErrorInfo | None
+    #     The provider's 400 for a request over its model's declared `context_window` or
+    #     `max_output_tokens` (or None: the provider lets it through). Without it, the
+    #     adapter's API enforces no context windows (Ollama truncates instead).
 
 
 def arguments_text(arguments: Any) -> str:

@@ -229,7 +229,7 @@ class FakeLLMApp:
 
         events: list[bytes] | None = None  # a stream's events, for the delivery layer
         try:
-            reply, entry = await engine.handle(request, raw)
+            reply, entry = await engine.handle(request, raw, adapter)
             if len(raw) > defaults.journal_body_bytes:
                 entry.body = {"_fakellm": f"request body of {len(raw)} bytes not kept in the journal "
                                           f"(defaults.journal_body_bytes: {defaults.journal_body_bytes})"}

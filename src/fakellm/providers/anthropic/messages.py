@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from ...engine.limits import OUTPUT, Overrun
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
 from ..base import (
     InvalidRequest,
@@ -337,6 +338,20 @@ class AnthropicMessages:
 
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
         return error_body(status, error, request_id)
+
+    def token_limit_error(self, request: Request, overrun: Overrun) -> ErrorInfo:
+        """The 400 for a request over its model's declared limits (engine/limits.py). max_tokens is
+        required here, so the window always holds the prompt and the whole requested output."""
+        if overrun.kind == OUTPUT:
+            message = (f"max_tokens: {overrun.requested_output} > {overrun.limit}, which is the maximum allowed "
+                       f"number of output tokens for {overrun.model}")
+        elif overrun.prompt_tokens > overrun.limit:
+            message = f"prompt is too long: {overrun.prompt_tokens} tokens > {overrun.limit} maximum"
+        else:
+            message = (f"input length and `max_tokens` exceed context limit: {overrun.prompt_tokens} + "
+                       f"{overrun.requested_output} > {overrun.limit}, decrease input length or `max_tokens` "
+                       f"and try again")
+        return ErrorInfo(message, type="invalid_request_error")
 
     def render_stream_error(self, status: int, error: ErrorInfo, answered: Answered) -> bytes:
         """`event: error` after the stream began (529: overloaded_error); the SDKs raise APIStatusError."""

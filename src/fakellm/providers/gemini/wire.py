@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import TYPE_CHECKING, Any
 
+from ...engine.limits import OUTPUT, Overrun
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
 from ..base import (
     InvalidRequest,
@@ -326,6 +327,19 @@ class GeminiGenerate:
 
     def render_stream_error(self, status: int, error: ErrorInfo, answered: Answered) -> bytes:
         return stream_error_event(status, error)
+
+    def token_limit_error(self, request: Request, overrun: Overrun) -> ErrorInfo | None:
+        """The 400 for a request over its model's declared limits (engine/limits.py). Gemini's input and
+        output limits are separate (inputTokenLimit, outputTokenLimit): only a prompt that alone is over
+        the window is refused, whatever maxOutputTokens asks."""
+        if overrun.kind == OUTPUT:
+            return ErrorInfo(f"Unable to submit request because it has a maxOutputTokens value of "
+                             f"{overrun.requested_output} but the supported range is from 1 (inclusive) to "
+                             f"{overrun.limit + 1} (exclusive). Update the value and try again.")
+        if overrun.prompt_tokens > overrun.limit:
+            return ErrorInfo(f"The input token count ({overrun.prompt_tokens}) exceeds the maximum number of "
+                             f"tokens allowed ({overrun.limit}).")
+        return None
 
 
 def _thought_parts(reply: Reply, request: Request) -> list[dict[str, Any]]:

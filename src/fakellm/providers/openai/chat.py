@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ...engine import tokens
+from ...engine.limits import Overrun
 from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
 from ..base import (
     InvalidRequest,
@@ -23,6 +24,7 @@ from ..base import (
     stop_list,
     text_pieces,
 )
+from .limits import chat_error
 
 if TYPE_CHECKING:
     from ...traffic.delivery import Answered
@@ -268,6 +270,10 @@ class OpenAIChat:
 
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
         return error_body(status, error)
+
+    def token_limit_error(self, request: Request, overrun: Overrun) -> ErrorInfo:
+        """The 400 for a request over its model's declared limits (engine/limits.py)."""
+        return chat_error(request, overrun)
 
     def render_stream_error(self, status: int, error: ErrorInfo, answered: Answered) -> bytes:
         """A mid-stream error chunk: the SDKs raise APIError when they read it."""

@@ -12,9 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...engine.limits import Overrun
 from ...model import LENGTH, STOP, STOP_SEQUENCE, ErrorInfo, Message, Reply, Request
 from ..base import InvalidRequest, check, dumps, positive_int, require, stop_list, text_pieces
 from .chat import error_body
+from .limits import completions_error
 
 FINISH_REASONS = {
     STOP: "stop",
@@ -150,6 +152,10 @@ class OpenAICompletions:
 
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
         return error_body(status, error)
+
+    def token_limit_error(self, request: Request, overrun: Overrun) -> ErrorInfo:
+        """The 400 for a request over its model's declared limits (engine/limits.py)."""
+        return completions_error(request, overrun)
 
 
 def usage(reply: Reply) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable
 from ...engine import tokens
 from ...engine.engine import input_tokens as count_input_tokens
 from ...engine.engine import resolve_stored
+from ...engine.limits import Overrun
 from ...model import LENGTH, ErrorInfo, Message, Reply, Request, ToolCall
 from ...store.base import StoredResponse
 from ...traffic.delivery import Answered
@@ -38,6 +39,7 @@ from ..base import (
     sse,
 )
 from .chat import error_body, invalid_value, reasoning_effort
+from .limits import responses_error
 
 ROLES = ("user", "assistant", "system", "developer")
 TEXT_PARTS = frozenset({"input_text", "output_text", "text", "refusal"})
@@ -178,6 +180,10 @@ class OpenAIResponses:
 
     def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
         return error_body(status, error)
+
+    def token_limit_error(self, request: Request, overrun: Overrun) -> ErrorInfo:
+        """The 400 for a request over its model's declared limits (engine/limits.py)."""
+        return responses_error(request, overrun)
 
     def render_stream_error(self, status: int, error: ErrorInfo, answered: Answered) -> bytes:
         """The `response.failed` event that ends a stream cut short by an error (the `error_event`

@@ -354,3 +354,12 @@ def test_check_passes_a_good_template(tmp_path):
     r = fakellm_check(tmp_path, "rules:\n  - name: greet\n    respond: {template: 'Hi {{ last_user_message }}'}\n")
     assert r.returncode == 0, r.stderr
     assert "ok (1 rule" in r.stdout
+
+
+def test_the_starter_config_shows_a_template(tmp_path):
+    from fakellm.config.starter import starter_text
+
+    (tmp_path / "fakellm.yaml").write_text(starter_text())
+    with FakeLLM(tmp_path / "fakellm.yaml") as server:
+        text = chat(oai(server), [{"role": "user", "content": "please echo this"}], temperature=0.5)
+        assert text == "gpt-4o-mini heard: please echo this (turn 1, temperature 0.5)"

@@ -235,6 +235,8 @@ def test_the_error_comes_in_each_provider_shape(llm):
      "ranges together go past 100000"),
     ("{{ range(10 ** 9) | list }}", "ranges together go past 100000"),
     ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "RecursionError"),
+    ("{{ model.rjust(10 ** 9) }}", "1000000000 is larger than a template's output may be"),
+    ("{{ model | center(10 ** 9) }}", "1000000000 is larger than a template's output may be"),
 ])
 def test_runaway_and_broken_templates_fail_quickly(llm, template, says):
     use(llm, template)

@@ -34,7 +34,8 @@ _MAX_INT_BITS = 64 * 1024
 
 
 class TemplateEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox, with `*`, `**` and `+` checked so one expression cannot build a huge value."""
+    """The sandbox, with `*`, `**` and `+`, string methods and padding filters checked so that one
+    expression cannot build a huge value."""
 
     intercepted_binops = frozenset({"*", "**", "+"})
 
@@ -50,7 +51,30 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         return _BINOPS[op](left, right)
 
 
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # Jinja's own parameter names
+        if isinstance(getattr(__obj, "__self__", None), str):  # 'x'.rjust(10 ** 9), 'x'.zfill(...)
+            _check_sizes(args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
 _BINOPS = {"*": operator.mul, "**": operator.pow, "+": operator.add}
+# Filters whose numbers are widths of the text they make.
+_PADDING_FILTERS = ("center", "indent", "wordwrap", "truncate")
+
+
+def _check_sizes(args: tuple, kwargs: dict[str, Any]) -> None:
+    for value in (*args, *kwargs.values()):
+        if _is_int(value) and value > MAX_OUTPUT_CHARS:
+            raise SecurityError(f"{value} is larger than a template's output may be ({MAX_OUTPUT_CHARS})")
+
+
+def _size_checked(filter_: Any) -> Any:
+    @functools.wraps(filter_)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        _check_sizes(args, kwargs)
+        return filter_(*args, **kwargs)
+
+    return checked
 
 
 def _is_int(value: Any) -> bool:
@@ -73,6 +97,8 @@ def environment() -> TemplateEnvironment:
     env = TemplateEnvironment(autoescape=False, undefined=StrictUndefined, loader=None, keep_trailing_newline=True)
     # lipsum(n) writes n paragraphs: an easy way to fill memory, and no use in a reply.
     env.globals.pop("lipsum", None)
+    for name in _PADDING_FILTERS:
+        env.filters[name] = _size_checked(env.filters[name])
     return env
 
 

@@ -6,7 +6,6 @@ at once as `file:line:col: message`, with a "did you mean" for misspelled keys.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -18,6 +17,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .problems import ConfigError, Problem
+from .problems import did_you_mean as _did_you_mean
 from .yaml_loader import decode, load_yaml
 
 __all__ = ["Config", "ConfigError", "ConfigSpec", "Problem", "check_apis", "config_from_data", "load_config",
@@ -172,6 +172,8 @@ class RateLimitSpec(_Strict):
 
 class RespondSpec(TimingSpec):
     content: str | None = None
+    # Jinja2 rendered with the request as data, instead of `content` (config/templates.py).
+    template: str | None = None
     tool_calls: list[ToolCallSpec] | None = None
     thinking: str | None = None
     # 1xx is not a final response (an HTTP client fails on it): 200 to 599 only.
@@ -199,6 +201,25 @@ class RespondSpec(TimingSpec):
             if isinstance(value, str) and not _HEADER_VALUE.fullmatch(value):
                 raise ValueError(f"header {name}: the value must be printable ASCII on one line, got {value!r}")
         return v
+
+    @field_validator("template")
+    @classmethod
+    def _valid_template(cls, v: str | None) -> str | None:
+        if v is not None:
+            from .templates import template_problem  # Jinja2 is imported only by configs that use it
+
+            problem = template_problem(v)
+            if problem is not None:
+                raise ValueError(problem)
+        return v
+
+    @model_validator(mode="after")
+    def _template_alone(self) -> RespondSpec:
+        if self.template is not None:
+            for other in ("content", "embedding"):
+                if getattr(self, other) is not None:
+                    raise ValueError(f"give template or {other}, not both: the template renders the content")
+        return self
 
     @field_validator("fault", mode="before")
     @classmethod
@@ -685,8 +706,3 @@ def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
-
-
-def _did_you_mean(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""

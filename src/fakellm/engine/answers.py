@@ -9,7 +9,7 @@ of on every request.
 from __future__ import annotations
 
 import json
-from typing import Callable
+from typing import Any, Callable
 
 from ..config.schema import RespondSpec
 from ..model import STOP, TOOL_CALLS, ErrorInfo
@@ -19,7 +19,7 @@ class Answer:
     """One `respond` entry of a rule (or the fallback's, with `spec` None)."""
 
     __slots__ = ("spec", "status", "error", "content", "tool_calls", "thinking", "finish_reason",
-                 "finish_override", "headers", "usage", "embedding", "_fixed_tokens")
+                 "finish_override", "headers", "usage", "embedding", "template", "_fixed_tokens")
 
     def __init__(self, spec: RespondSpec | None, rule_name: str | None = None):
         self.spec = spec
@@ -31,6 +31,7 @@ class Answer:
             self.headers: dict[str, str] = {}
             self.usage: tuple[tuple[str, int], ...] = ()
             self.embedding = None
+            self.template = None
         else:
             self.status = spec.status
             self.error = _error(spec, rule_name) if spec.status >= 400 else None
@@ -47,6 +48,8 @@ class Answer:
             self.headers = {k.lower(): str(v) for k, v in spec.headers.items()}
             self.usage = tuple(spec.usage.model_dump(exclude_none=True).items()) if spec.usage is not None else ()
             self.embedding = spec.embedding
+            # A compiled Jinja2 template that renders the content per request (engine/templates.py).
+            self.template = _compiled(spec.template) if spec.template is not None else None
         # counter -> tokens of the tool calls, and of the thinking text
         self._fixed_tokens: dict[Callable[[str], int], tuple[int, int]] = {}
 
@@ -59,6 +62,12 @@ class Answer:
             calls = sum(count(name) + count(arguments) for name, arguments, _ in self.tool_calls)
             known = self._fixed_tokens[count] = (calls, count(self.thinking) if self.thinking else 0)
         return known[0] + known[1] if with_thinking else known[0]
+
+
+def _compiled(source: str) -> Any:
+    from .templates import compile_template  # Jinja2 is imported only by configs that use templates
+
+    return compile_template(source)
 
 
 def _error(spec: RespondSpec, rule_name: str | None) -> ErrorInfo:

@@ -30,6 +30,7 @@ __all__ = ["CONVERSATION_HEADER", "NO_MATCH_CODE", "Compiled", "Engine", "Traffi
            "resolve_stored"]
 
 NO_MATCH_CODE = "fakellm_no_match"
+TEMPLATE_ERROR_CODE = "fakellm_template_error"
 
 # The stream flag does not change what a request asks, so it does not change the echo.
 _ECHO_IGNORED_KEYS = ("stream", "stream_options")
@@ -98,10 +99,11 @@ def input_tokens(request: Request, count: Callable[[str], int] | None = None) ->
     return total
 
 
-def _reply_parts(request: Request, answer: Answer, count: Callable[[str], int], n: int) -> tuple[Any, ...]:
+def _reply_parts(request: Request, answer: Answer, count: Callable[[str], int], n: int,
+                 content: str | None) -> tuple[Any, ...]:
     """What an answer's reply to this body is, apart from ids and state: (content, thinking,
-    finish reason, stop sequence, input tokens, output tokens)."""
-    content = answer.content
+    finish reason, stop sequence, input tokens, output tokens). `content` is the answer's text
+    (fixed, or rendered from its template)."""
     thinking = answer.thinking if request.thinking else None
     if content is None and not answer.tool_calls and request.generates_text:
         content = deterministic_echo(request.body, request.model)
@@ -285,7 +287,10 @@ class Engine:
         elif matched is not None:
             answer = matched.respond_for(hit)
             spec = answer.spec
-            reply = self._reply(request, answer, matched.name)
+            if answer.template is not None and answer.error is None and request.generates_text:
+                reply = self._templated_reply(request, answer, matched.name, turn, conv_id, tool_results)
+            else:
+                reply = self._reply(request, answer, matched.name)
         else:
             explanation = explain_miss(self.rules, ctx, exhausted or {})
             reply = self._no_match(explanation) if self._strict else self._reply(request, FALLBACK, None)
@@ -356,13 +361,29 @@ class Engine:
             headers={"x-should-retry": "false"},
         )
 
-    def _reply(self, request: Request, answer: Answer, rule_name: str | None) -> Reply:
+    def _templated_reply(self, request: Request, answer: Answer, rule_name: str, turn: int, conv_id: str,
+                         tool_results: list[str]) -> Reply:
+        """The reply with the answer's template rendered as its content; a template that fails gives
+        a 500 in the provider's shape naming the rule and the reason (and the journal records it)."""
+        from .templates import TemplateFailed, render, template_data  # Jinja2 only for configs with templates
+
+        try:
+            content = render(answer.template, template_data(request, turn, conv_id, tool_results))
+        except TemplateFailed as e:
+            return Reply(500, error=ErrorInfo(f"fakellm: template of rule {rule_name!r} failed: {e}",
+                                              code=TEMPLATE_ERROR_CODE),
+                         # The same request fails the same way: retrying it only slows the test down.
+                         rule=rule_name, headers={"x-should-retry": "false"})
+        return self._reply(request, answer, rule_name, content)
+
+    def _reply(self, request: Request, answer: Answer, rule_name: str | None, content: str | None = None) -> Reply:
         n = request.n if request.n > 1 else 1
         if answer.error is not None:
             return Reply(answer.status, error=answer.error, rule=rule_name, n=n,
                          headers=dict(answer.headers) if answer.headers else {})
         count = tokens.counter(request.api)
-        content, thinking, finish, stop_sequence, in_tokens, out_tokens = _reply_parts(request, answer, count, n)
+        content, thinking, finish, stop_sequence, in_tokens, out_tokens = _reply_parts(
+            request, answer, count, n, answer.content if content is None else content)
         tool_calls = ([ToolCall(name, arguments, call_id) for name, arguments, call_id in answer.tool_calls]
                       if answer.tool_calls else [])
         usage = Usage(in_tokens, out_tokens)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import string
-import warnings
 
 MAX_REPEAT = 10_000
 
@@ -174,8 +173,8 @@ class _Parser:
             if char == "]" and not first:
                 break
             first = False
-            if char == "[" and self.peek() == ":":
-                raise self.fail("a POSIX class")
+            if char == "[":
+                raise self.fail("a '[' inside a class (a POSIX class or nested set)")
             if char == "\\":
                 chars.extend(self.escape(in_class=True)[1])
                 continue
@@ -201,13 +200,12 @@ class _Parser:
 
 def parse(pattern: str) -> tuple:
     """The pattern's tree; raises PatternUnsupported for what this module cannot generate."""
+    tree = _Parser(pattern).parse()
     try:
-        with warnings.catch_warnings():  # Python warns about "[[" and the like; the parser says more
-            warnings.simplefilter("ignore")
-            re.compile(pattern)
+        re.compile(pattern)
     except re.error as exc:
         raise PatternUnsupported(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
-    return _Parser(pattern).parse()
+    return tree
 
 
 def _is_anchored(node: tuple, kind: str) -> bool:

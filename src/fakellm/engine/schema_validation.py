@@ -30,10 +30,11 @@ def _format_checker() -> FormatChecker:
 FORMATS = _format_checker()
 
 # Keywords whose value is a schema, a list of schemas, or a name -> schema map (where normalizing descends).
-_ONE = ("additionalProperties", "propertyNames", "contains", "not", "if", "then", "else",
-        "unevaluatedItems", "unevaluatedProperties", "additionalItems", "items")
-_MANY = ("allOf", "anyOf", "oneOf", "prefixItems")
-_MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_ONE = frozenset({"additionalProperties", "propertyNames", "contains", "not", "if", "then", "else",
+                  "unevaluatedItems", "unevaluatedProperties", "additionalItems", "items"})
+_MANY = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_MAP = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+_OLD_SPELLINGS = frozenset({"items", "additionalItems", "exclusiveMinimum", "exclusiveMaximum", "dependencies"})
 
 
 def normalized(schema: Any, top: bool = True) -> Any:
@@ -50,26 +51,21 @@ def normalized(schema: Any, top: bool = True) -> Any:
             out = dict(schema)
         out[key] = value
 
-    for key in _ONE:
-        if key in schema:
-            sub = schema[key]
-            if isinstance(sub, list):
-                continue  # items as a list: handled below
-            new = normalized(sub, False)
-            if new is not sub:
-                put(key, new)
-    for key in _MANY:
-        subs = schema.get(key)
-        if isinstance(subs, list):
-            new_list = [normalized(s, False) for s in subs]
-            if any(a is not b for a, b in zip(new_list, subs, strict=True)):
-                put(key, new_list)
-    for key in _MAP:
-        subs = schema.get(key)
-        if isinstance(subs, dict):
-            new_map = {name: normalized(s, False) for name, s in subs.items()}
-            if any(new_map[name] is not subs[name] for name in subs):
-                put(key, new_map)
+    for key, sub in schema.items():
+        if key in _ONE:
+            new = normalized(sub, False) if isinstance(sub, dict) else sub  # items as a list: below
+        elif key in _MANY and isinstance(sub, list):
+            new = [normalized(s, False) for s in sub]
+            new = sub if all(a is b for a, b in zip(new, sub, strict=True)) else new
+        elif key in _MAP and isinstance(sub, dict):
+            new = {name: normalized(s, False) for name, s in sub.items()}
+            new = sub if all(new[name] is sub[name] for name in sub) else new
+        else:
+            continue
+        if new is not sub:
+            put(key, new)
+    if not _OLD_SPELLINGS.intersection(schema) and not (top and "$schema" in schema):
+        return out if out is not None else schema
     current = out if out is not None else schema
     if isinstance(current.get("items"), list):
         put("prefixItems", [normalized(s, False) for s in current["items"]])

@@ -39,6 +39,7 @@ _OBJECT_KEYS = ("properties", "required", "additionalProperties", "patternProper
 _ARRAY_KEYS = ("items", "prefixItems", "minItems", "maxItems", "uniqueItems", "contains")
 _STRING_KEYS = ("minLength", "maxLength", "pattern", "format")
 _NUMBER_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _EXTRA_PATTERNS = "\0patterns"  # patterns of allOf parts after the first (kept out of jsonschema's sight)
 
 
@@ -47,23 +48,29 @@ def instance_for(schema: dict | bool, seed: str = "") -> Any:
     spellings SDKs send: `definitions`, `$ref: '#/definitions/X'`, items as a list). Same schema and seed,
     same value; a different seed (fakellm passes the tool or schema name) may vary strings/numbers."""
     root = normalized(schema)
+    checker = Checker(root)
+    # A quick walk trusts its own choices; if the final check finds it wrong, a careful walk checks
+    # every alternative, enum value and default against the schema as it goes.
+    for careful in (False, True):
+        value = _walk(root, checker, seed, careful)
+        errors = checker.errors(value, 1)
+        if not errors:
+            return value
+    raise SchemaUnsupported(f"fakellm's instance is not valid against the schema: {errors[0]}")
+
+
+def _walk(root: Any, checker: Checker, seed: str, careful: bool) -> Any:
     recursion: _Recursion | None = None
     for ref_visits in (1, 2, 3):  # prefer instances that leave a recursive $ref at once
-        walk = _Walk(root, seed, ref_visits)
         try:
-            value = walk.value(root, "", "", 0, 0)
+            return _Walk(root, checker, seed, ref_visits, careful).value(root, "", "", 0, 0)
         except _Recursion as exc:
             recursion = exc
-            continue
         except SchemaUnsupported:
             raise
         except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError,
                 ZeroDivisionError, re.error) as exc:  # a malformed schema: say where, never crash
             raise _malformed(root, exc) from exc
-        errors = walk.checker.errors(value, 1)
-        if errors:
-            raise SchemaUnsupported(f"fakellm's instance is not valid against the schema: {errors[0]}")
-        return value
     raise SchemaUnsupported(f"no finite instance: {recursion}")
 
 
@@ -88,11 +95,12 @@ class _Flat:
 class _Walk:
     """One generation: the root (for $ref), the seed, and the counters that bound the work."""
 
-    def __init__(self, root: Any, seed: str, ref_visits: int):
+    def __init__(self, root: Any, checker: Checker, seed: str, ref_visits: int, careful: bool):
         self.root = root
         self.seed = seed
         self.ref_visits = ref_visits
-        self.checker = Checker(root)
+        self.checker = checker
+        self.careful = careful
         self.steps = 0
         self.open_refs: list[str] = []  # the $refs entered on the way to the current value
         self.anchors: dict[str, tuple[Any, str]] | None = None
@@ -213,11 +221,11 @@ class _Walk:
                 rest = _Flat(flat.home, dict(flat.kw), flat.choices[1:], list(flat.nots))
                 self.flatten(branch, f"{choice_ptr}/{i}", rest)
                 value = self.from_flat(rest, [*musts, branch], name, depth, variant)
-                if kind == "oneOf" and any(self.checker.is_valid(value, other)
+                if self.careful and kind == "oneOf" and any(self.checker.is_valid(value, other)
                                            for j, other in enumerate(branches) if j != i):
                     raise SchemaUnsupported(f"at {_where(choice_ptr)}: the value for branch {i} matches another branch too")
                 last = position == len(order) - 1
-                if not last and not all(self.checker.is_valid(value, must) for must in [*musts, branch]):
+                if self.careful and not last and not all(self.checker.is_valid(value, must) for must in [*musts, branch]):
                     raise SchemaUnsupported(f"at {choice_ptr}/{i}: fakellm's value does not meet the schema")
             except SchemaUnsupported as exc:
                 first_error = first_error or exc
@@ -248,10 +256,10 @@ class _Walk:
         if "const" in kw:
             return copy.deepcopy(kw["const"])
         if "enum" in kw:
-            return self.enum_value(kw["enum"], musts, ptr, variant)
+            return self.enum_value(kw["enum"], kw, musts, ptr, variant)
         given = kw.get("examples") if isinstance(kw.get("examples"), list) else []
         given = given + [kw["default"]] if "default" in kw else given
-        if variant < len(given) and all(self.checker.is_valid(given[variant], must) for must in musts):
+        if variant < len(given) and self.fits(given[variant], kw, musts):
             return copy.deepcopy(given[variant])
         types = [t for t in _types_of(kw, ptr) if t not in excluded]
         first_error: SchemaUnsupported | None = None
@@ -276,7 +284,15 @@ class _Walk:
                 first_error = first_error or exc
         raise first_error or SchemaUnsupported(f"at {_where(ptr)}: no type is left to generate a value of")
 
-    def enum_value(self, values: Any, musts: list, ptr: str, variant: int) -> Any:
+    def fits(self, value: Any, kw: dict, musts: list) -> bool:
+        """Whether a given value (enum, default, example) can be used here: its type is enough for the
+        quick walk (the final check judges the rest), the careful walk checks it fully."""
+        if self.careful:
+            return all(self.checker.is_valid(value, must) for must in musts)
+        return "type" not in kw or _json_type(value) in kw["type"] or (
+            _json_type(value) == "integer" and "number" in kw["type"])
+
+    def enum_value(self, values: Any, kw: dict, musts: list, ptr: str, variant: int) -> Any:
         """The `variant`-th enum value that meets every other keyword here."""
         if not isinstance(values, list) or not values:
             raise SchemaUnsupported(f"at {_where(ptr)}: enum must be a non-empty list")
@@ -284,7 +300,7 @@ class _Walk:
         for tried, value in enumerate(values):
             if tried > 200 + variant:
                 break
-            if all(self.checker.is_valid(value, must) for must in musts):
+            if self.fits(value, kw, musts):
                 if found == variant:
                     return copy.deepcopy(value)
                 found += 1
@@ -601,6 +617,16 @@ def _types_of(kw: dict, ptr: str) -> list[str]:
     return list(dict.fromkeys(guessed or _ANY_ORDER))
 
 
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return "integer"
+    return {float: "number", str: "string", list: "array", dict: "object"}.get(type(value), "unknown")
+
+
 def _is_null_only(schema: Any) -> bool:
     return isinstance(schema, dict) and (schema.get("type") == "null" or schema.get("type") == ["null"]
                                          or ("const" in schema and schema["const"] is None))
@@ -695,7 +721,7 @@ def _within(value: float, kw: dict) -> bool:
 
 def _text(name: str, variant: int) -> str:
     """Readable text for a property: an address for `email`, a URL for `url`, otherwise its words."""
-    words = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name).replace("_", " ").replace("-", " ").strip().lower()
+    words = _CAMEL.sub(lambda m: f"{m[1]} {m[2]}", name).replace("_", " ").replace("-", " ").strip().lower()
     tag = f" {variant + 1}" if variant else ""
     if "email" in words:
         return f"user{variant or ''}@example.com"
@@ -712,7 +738,7 @@ def _fitted(text: str, min_length: int, max_length: int | None, variant: int) ->
         tag = str(variant + 1) if variant else ""
         if len(tag) > max_length:
             return None
-        text = text[:max_length - len(tag)] + tag
+        text = text[:max_length - len(tag)].rstrip() + tag
     if len(text) < min_length:
         text = (text + " ") * (min_length // (len(text) + 1) + 1) if text else "x" * min_length
         text = text[:min_length]

@@ -152,7 +152,8 @@ class _Walk:
                 flat.choices.append((key, branches, f"{ptr}/{key}"))
         if "if" in schema and ("then" in schema or "else" in schema):
             # First the value that meets `if` and `then`; failing that, one for `else`.
-            branches = [{"allOf": [schema["if"], schema.get("then", True)]}, schema.get("else", True)]
+            branches = [{"allOf": [schema["if"], schema.get("then", True)]},
+                        {"allOf": [{"not": schema["if"]}, schema.get("else", True)]}]
             flat.choices.append(("if", branches, f"{ptr}/if"))
         if "not" in schema:
             flat.nots.append(schema["not"])
@@ -228,7 +229,9 @@ class _Walk:
                 if self.careful and not last and not all(self.checker.is_valid(value, must) for must in [*musts, branch]):
                     raise SchemaUnsupported(f"at {choice_ptr}/{i}: fakellm's value does not meet the schema")
             except SchemaUnsupported as exc:
-                first_error = first_error or exc
+                # A branch that recursed wins the report: a walk that allows more recursion may succeed.
+                if first_error is None or (isinstance(exc, _Recursion) and not isinstance(first_error, _Recursion)):
+                    first_error = exc
                 continue
             finally:
                 del self.open_refs[mark:]
@@ -452,13 +455,12 @@ class _Walk:
             return (text is not None and min_length <= len(text) and (max_length is None or len(text) <= max_length)
                     and all(re.search(p, text) for p in patterns) and (check is None or check(text)))
 
-        pattern_error = None
         for attempt in range(variant, variant + 4):  # another variant may take another alternation branch
             if patterns:
                 try:
                     text = string_for(patterns[0], min_length, attempt, MAX_STRING)
                 except PatternUnsupported as exc:
-                    pattern_error = exc
+                    raise SchemaUnsupported(f"at {ptr}/pattern: {exc}") from None
                 else:
                     if fits(text):
                         return text
@@ -471,8 +473,6 @@ class _Walk:
                 return text
             if not patterns and check is None:
                 break  # plain text that did not fit will not fit with another number on it
-        if pattern_error is not None:
-            raise SchemaUnsupported(f"at {ptr}/pattern: {pattern_error}")
         wanted = ", ".join(f"{k} {kw[k]!r}" for k in ("pattern", "format", "minLength", "maxLength") if k in kw)
         raise SchemaUnsupported(f"at {_where(ptr)}: fakellm finds no string with {wanted}")
 

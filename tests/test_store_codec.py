@@ -20,7 +20,8 @@ def test_an_entry_round_trips_exactly(body):
     sent = JournalEntry(1_700_000_000.123456, "anthropic.messages", "/v1/messages", "claude", True, "conv\nid", 3,
                         None, 404, None, (("toolu_1", "search", '{"q": "a\\nb"}'),), ("no rule", "not_found", "nope"),
                         body, {"x-api-key": "sk-ant", "user-agent": "ü"}, {"closest_rule": "a", "why": [1, 2.5, None]},
-                        id=41, latency_ms=0.125, worker="host:99")
+                        id=41, latency_ms=0.125, worker="host:99",
+                        notes=("rule 'a''s text was set aside: the request forces a tool call",))
     back = load_entry(dump_entry(sent))
     assert back == sent
     assert type(back.body) is type(sent.body) and isinstance(back.tool_calls[0], tuple)

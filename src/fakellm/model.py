@@ -39,6 +39,29 @@ class Message:
 
 
 @dataclass(slots=True)
+class OutputFormat:
+    """The form the client asks the reply's text to take (structured outputs): JSON valid against
+    `schema`, or (schema None) any JSON object."""
+
+    schema: dict[str, Any] | bool | None = None
+    name: str = ""  # the schema's name where the API gives one (OpenAI's json_schema.name)
+    strict: bool = False  # the client asks the API to guarantee the schema
+
+
+@dataclass(slots=True)
+class ToolChoice:
+    """A request's demand on tool use: `none` (no call), `any` (a call of some offered tool; `name`, when
+    set, is the first of those allowed) or `tool` (a call of `name`). Absent means auto: the model decides."""
+
+    mode: str
+    name: str = ""
+
+    @property
+    def forces_call(self) -> bool:
+        return self.mode != "none"
+
+
+@dataclass(slots=True)
 class Request:
     """What the engine needs to know about one LLM call.
 
@@ -69,6 +92,11 @@ class Request:
     history_at: int = 0
     history_len: int = 0  # how many stored messages the engine put in at `history_at`
     item_refs: list[tuple[int, str, bool]] = field(default_factory=list)
+    # Structured outputs and tools, as the request states them: the reply's form (None: free text),
+    # each offered function's parameters schema by name (None: no tools), and tool_choice (None: auto).
+    output: OutputFormat | None = None
+    tool_schemas: dict[str, Any] | None = None
+    tool_choice: ToolChoice | None = None
 
 
 @dataclass(slots=True)
@@ -128,6 +156,8 @@ class Reply:
     delivery: Any = None
     # What the store keeps of this reply once it is rendered (a Responses API response), or None.
     stored: Any = None
+    # What the journal should say about how this reply was made (a rule's text set aside for a forced tool).
+    notes: tuple[str, ...] = ()
 
 
 class Refusal(Exception):

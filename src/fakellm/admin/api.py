@@ -197,10 +197,17 @@ def _respond_summary(spec: Any) -> str:
         error = spec.error if isinstance(spec.error, str) or spec.error is None else spec.error.message
         return f"status {spec.status}" + (f": {error}" if error else "")
     parts = []
-    if spec.tool_calls:
+    if spec.tool_calls == "auto":
+        parts.append("tool calls: auto")
+    elif spec.tool_calls:
         parts.append("tool calls: " + ", ".join(call.name for call in spec.tool_calls))
-    if spec.content is not None:
-        text = spec.content if len(spec.content) <= 120 else spec.content[:119] + "…"
+    text = spec.content
+    if spec.json_ is not None:
+        text = orjson.dumps(spec.json_).decode()
+    elif spec.template is not None:
+        text = "template: " + spec.template
+    if text is not None:
+        text = text if len(text) <= 120 else text[:119] + "…"
         parts.append(orjson.dumps(text).decode())
     if getattr(spec, "embedding", None) is not None:
         parts.append("embedding")
@@ -219,7 +226,7 @@ async def get_config(app: FakeLLMApp, scope, receive, params):
         "source": config.source,
         "path": str(app.config_path) if app.config_path is not None else None,
         "text": config.text,
-        "config": config.spec.model_dump(mode="json", exclude_defaults=True),
+        "config": config.spec.model_dump(mode="json", exclude_defaults=True, by_alias=True),
     })
 
 

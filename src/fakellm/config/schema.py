@@ -54,7 +54,8 @@ class _Strict(BaseModel):
 
 class ToolCallSpec(_Strict):
     name: str
-    arguments: Union[dict[str, Any], str] = Field(default_factory=dict)
+    # None (not given): generated from the tool's schema in the request (`{}` when it offers none).
+    arguments: Union[dict[str, Any], str, None] = None
     id: str | None = None
 
     @field_validator("arguments")
@@ -174,7 +175,10 @@ class RespondSpec(TimingSpec):
     content: str | None = None
     # Jinja2 rendered with the request as data, instead of `content` (config/templates.py).
     template: str | None = None
-    tool_calls: list[ToolCallSpec] | None = None
+    # A JSON value sent as the content (serialized); checked against the request's schema, if it has one.
+    json_: Any = Field(default=None, alias="json")
+    # `auto`: call the tool the request forces, or the first it offers, with arguments from its schema.
+    tool_calls: Union[list[ToolCallSpec], Literal["auto"], None] = None
     thinking: str | None = None
     # 1xx is not a final response (an HTTP client fails on it): 200 to 599 only.
     status: int = Field(default=200, ge=200, le=599)
@@ -185,6 +189,26 @@ class RespondSpec(TimingSpec):
     fault: FaultSpec | None = None
     # Embeddings: one vector for every input, or one vector per input.
     embedding: Union[list[float], list[list[float]], None] = None
+
+    @field_validator("tool_calls", mode="before")
+    @classmethod
+    def _calls_or_auto(cls, v: Any) -> Any:
+        if isinstance(v, str) and v != "auto":
+            raise ValueError(f"tool_calls must be a list of tool calls ({{name, arguments}}) or `auto`, got {v!r}")
+        return v
+
+    @field_validator("json_")
+    @classmethod
+    def _json_value(cls, v: Any) -> Any:
+        _check_json(v)
+        return v
+
+    @model_validator(mode="after")
+    def _one_text(self) -> RespondSpec:
+        if self.json_ is not None and (self.content is not None or self.template is not None):
+            raise ValueError(f"give {'content' if self.content is not None else 'template'} or json, not both "
+                             f"(json is sent as the content)")
+        return self
 
     @field_validator("headers")
     @classmethod
@@ -554,12 +578,14 @@ def _problems_from(e: ValidationError, data: Any, source: str, marks: dict) -> l
     found: list[tuple[tuple, Problem]] = []
     for err in e.errors():
         kind = err["type"]
+        if kind == "literal_error" and err["loc"][-1] == "literal['auto']" and not isinstance(err.get("input"), str):
+            continue  # `tool_calls` given as a list: its list's problems say what is wrong, not "must be 'auto'"
         path, section = _resolve(data, err["loc"], names_key=kind in ("missing", "extra_forbidden"))
         where = _describe(path, data)
         mark = marks.get(path)
         if kind == "extra_forbidden":
             key = path[-1]
-            allowed = [f for f in _FIELDS_BY_MODEL[section].model_fields if f != "headers"]
+            allowed = [info.alias or f for f, info in _FIELDS_BY_MODEL[section].model_fields.items() if f != "headers"]
             if section == "when":
                 allowed.append("header.<name>")
             hint = _did_you_mean(str(key), allowed)

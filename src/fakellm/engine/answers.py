@@ -18,14 +18,16 @@ from ..model import STOP, TOOL_CALLS, ErrorInfo
 class Answer:
     """One `respond` entry of a rule (or the fallback's, with `spec` None)."""
 
-    __slots__ = ("spec", "status", "error", "content", "tool_calls", "thinking", "finish_reason",
-                 "finish_override", "headers", "usage", "embedding", "template", "_fixed_tokens")
+    __slots__ = ("spec", "status", "error", "content", "json", "tool_calls", "auto_tool", "shaped", "thinking",
+                 "finish_reason", "finish_override", "headers", "usage", "embedding", "template", "_fixed_tokens")
 
     def __init__(self, spec: RespondSpec | None, rule_name: str | None = None):
         self.spec = spec
         if spec is None:
             self.status, self.error, self.content, self.thinking = 200, None, None, None
-            self.tool_calls: tuple[tuple[str, str, str], ...] = ()
+            self.json = None
+            self.tool_calls: tuple[tuple[str, str | None, str], ...] = ()
+            self.auto_tool = False
             self.finish_reason = STOP
             self.finish_override = None
             self.headers: dict[str, str] = {}
@@ -36,20 +38,26 @@ class Answer:
             self.status = spec.status
             self.error = _error(spec, rule_name) if spec.status >= 400 else None
             self.content = spec.content
-            # (name, arguments as JSON text, id or ""): fresh ToolCall objects are made per reply,
-            # because the server fills in the ids it sends.
-            self.tool_calls = tuple(
-                (tc.name, tc.arguments if isinstance(tc.arguments, str) else json.dumps(tc.arguments), tc.id or "")
-                for tc in spec.tool_calls or ()
+            self.json = spec.json_
+            if spec.json_ is not None:
+                self.content = json.dumps(spec.json_, ensure_ascii=False, separators=(",", ":"))
+            # (name, arguments as JSON text or None to generate them, id or ""): fresh ToolCall objects are
+            # made per reply, because the server fills in the ids it sends.
+            self.auto_tool = spec.tool_calls == "auto"
+            self.tool_calls = () if self.auto_tool else tuple(
+                (tc.name, _arguments_text(tc.arguments), tc.id or "") for tc in spec.tool_calls or ()
             )
             self.thinking = spec.thinking
-            self.finish_reason = TOOL_CALLS if self.tool_calls else STOP
+            self.finish_reason = TOOL_CALLS if self.tool_calls or self.auto_tool else STOP
             self.finish_override = spec.finish_reason  # wins over stop sequences and max_tokens too
             self.headers = {k.lower(): str(v) for k, v in spec.headers.items()}
             self.usage = tuple(spec.usage.model_dump(exclude_none=True).items()) if spec.usage is not None else ()
             self.embedding = spec.embedding
             # A compiled Jinja2 template that renders the content per request (engine/templates.py).
             self.template = _compiled(spec.template) if spec.template is not None else None
+        # Whether the request's schemas and tool choice can change this answer (engine/shaping.py): only
+        # then is the reply shaped, and an answer with fixed text and no schema in sight skips it.
+        self.shaped = self.auto_tool or any(arguments is None for _, arguments, _ in self.tool_calls)
         # counter -> tokens of the tool calls, and of the thinking text
         self._fixed_tokens: dict[Callable[[str], int], tuple[int, int]] = {}
 
@@ -68,6 +76,12 @@ def _compiled(source: str) -> Any:
     from .templates import compile_template  # Jinja2 is imported only by configs that use templates
 
     return compile_template(source)
+
+
+def _arguments_text(arguments: dict | str | None) -> str | None:
+    if arguments is None or isinstance(arguments, str):
+        return arguments
+    return json.dumps(arguments)
 
 
 def _error(spec: RespondSpec, rule_name: str | None) -> ErrorInfo:

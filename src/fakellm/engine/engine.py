@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from ..config.schema import Config, RespondSpec
-from ..model import LENGTH, STOP_SEQUENCE, ErrorInfo, Refusal, Reply, Request, ToolCall, Usage
+from ..model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Refusal, Reply, Request, ToolCall, Usage
 from ..store.base import Bounds, JournalEntry, Store, headers_size, journal_headers
 from . import tokens
 from .answers import FALLBACK, Answer
@@ -25,12 +25,15 @@ from .catalog import Catalog
 from .conversation import CONVERSATION_HEADER, conversation_id_for
 from .limits import LimitWording, find_overrun
 from .rules import CompiledRule, MatchContext, MissExplanation, compile_rules, explain_miss
+from .shaping import ShapeError, needs_shaping, shape
 
 __all__ = ["CONVERSATION_HEADER", "NO_MATCH_CODE", "Compiled", "Engine", "Traffic", "deterministic_echo", "input_tokens",
            "resolve_stored"]
 
 NO_MATCH_CODE = "fakellm_no_match"
 TEMPLATE_ERROR_CODE = "fakellm_template_error"
+# A reply the request's schemas rule out (a strict schema that respond.json does not match, ...).
+SHAPE_ERROR_CODE = "fakellm_schema_error"
 
 # The stream flag does not change what a request asks, so it does not change the echo.
 _ECHO_IGNORED_KEYS = ("stream", "stream_options")
@@ -99,21 +102,26 @@ def input_tokens(request: Request, count: Callable[[str], int] | None = None) ->
     return total
 
 
-def _reply_parts(request: Request, answer: Answer, count: Callable[[str], int], n: int,
-                 content: str | None) -> tuple[Any, ...]:
+def _reply_parts(request: Request, answer: Answer, count: Callable[[str], int], n: int, content: str | None,
+                 calls: list[ToolCall] | None) -> tuple[Any, ...]:
     """What an answer's reply to this body is, apart from ids and state: (content, thinking,
     finish reason, stop sequence, input tokens, output tokens). `content` is the answer's text
-    (fixed, or rendered from its template)."""
+    (fixed, or rendered from its template); `calls` are the tool calls when the request's schemas
+    shaped them (engine/shaping.py), None for the answer's own."""
     thinking = answer.thinking if request.thinking else None
-    if content is None and not answer.tool_calls and request.generates_text:
+    if content is None and not (answer.tool_calls if calls is None else calls) and request.generates_text:
         content = deterministic_echo(request.body, request.model)
-    finish, stop_sequence = answer.finish_reason, None
+    finish, stop_sequence = (answer.finish_reason if calls is None else TOOL_CALLS if calls else STOP), None
     if content and (request.stop or request.max_tokens is not None):
         content, finish, stop_sequence = _apply_limits(request, content, finish, count)
     if answer.finish_override is not None:
         finish = answer.finish_override
     out_tokens = count(content) if content else 0
-    if answer.tool_calls or thinking is not None:
+    if calls is not None:
+        out_tokens += sum(count(c.name) + count(c.arguments) for c in calls)
+        if thinking is not None:
+            out_tokens += count(thinking)
+    elif answer.tool_calls or thinking is not None:
         out_tokens += answer.fixed_tokens(count, thinking is not None)
     # With `n > 1` every choice is generated, so (as the real API) each one counts.
     return content, thinking, finish, stop_sequence, input_tokens(request, count), out_tokens * n
@@ -306,6 +314,8 @@ class Engine:
                              explanation.as_dict() if explanation is not None else None, header_bytes=header_bytes)
         if reply.error is not None:
             entry.error = (reply.error.message, reply.error.type, reply.error.code)
+        if reply.notes:
+            entry.notes = reply.notes
         return reply, entry
 
     async def finish(self, reply: Reply, entry: JournalEntry) -> JournalEntry:
@@ -382,13 +392,31 @@ class Engine:
             return Reply(answer.status, error=answer.error, rule=rule_name, n=n,
                          headers=dict(answer.headers) if answer.headers else {})
         count = tokens.counter(request.api)
+        if content is None:
+            content = answer.content
+        shaped = None
+        if needs_shaping(request, answer):
+            try:
+                shaped = shape(request, answer, content, rule_name,
+                               lambda: deterministic_echo(request.body, request.model))
+            except ShapeError as e:
+                return Reply(500, error=ErrorInfo(f"fakellm: {e}", type="server_error", code=SHAPE_ERROR_CODE),
+                             # The same request fails the same way: retrying it only slows the test down.
+                             rule=rule_name, n=n, headers={"x-should-retry": "false"})
         content, thinking, finish, stop_sequence, in_tokens, out_tokens = _reply_parts(
-            request, answer, count, n, answer.content if content is None else content)
-        tool_calls = ([ToolCall(name, arguments, call_id) for name, arguments, call_id in answer.tool_calls]
-                      if answer.tool_calls else [])
+            request, answer, count, n, content if shaped is None else shaped.content,
+            None if shaped is None else shaped.calls)
+        if shaped is not None:
+            tool_calls = shaped.calls
+        else:
+            tool_calls = ([ToolCall(name, arguments, call_id) for name, arguments, call_id in answer.tool_calls]
+                          if answer.tool_calls else [])
         usage = Usage(in_tokens, out_tokens)
         if answer.usage:
             for key, value in answer.usage:
                 setattr(usage, key, value)
-        return Reply(answer.status, content, tool_calls, thinking, finish, stop_sequence, usage, None,
-                     dict(answer.headers) if answer.headers else {}, "", 1, rule_name, n, answer.embedding)
+        reply = Reply(answer.status, content, tool_calls, thinking, finish, stop_sequence, usage, None,
+                      dict(answer.headers) if answer.headers else {}, "", 1, rule_name, n, answer.embedding)
+        if shaped is not None and shaped.notes:
+            reply.notes = shaped.notes
+        return reply

@@ -67,6 +67,7 @@ class JournalEntry:
     latency_ms: float | None = None  # noted by the store once the answer is sent
     worker: str | None = None  # which process answered, in a fleet sharing one store (None: a lone process)
     header_bytes: int = -1  # the headers' size, when the engine knows it already (-1: count them)
+    notes: tuple[str, ...] = ()  # how the reply was made, where that is worth saying (engine/shaping.py)
 
     def as_dict(self, redacted: frozenset[str] = frozenset()) -> dict[str, Any]:
         out = {
@@ -90,6 +91,8 @@ class JournalEntry:
         }
         if self.explanation is not None:
             out["explanation"] = self.explanation
+        if self.notes:
+            out["notes"] = list(self.notes)
         if self.worker is not None:
             out["worker"] = self.worker
         return out

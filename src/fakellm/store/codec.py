@@ -37,6 +37,7 @@ def dump_entry(entry: JournalEntry) -> bytes:
         "explanation": entry.explanation,
         "latency_ms": entry.latency_ms,
         "worker": entry.worker,
+        "notes": entry.notes,
         # The body is the bytes received, or (when the journal does not keep them) a note as a dict.
         "body_is_bytes": isinstance(body, bytes),
     }
@@ -67,6 +68,7 @@ def load_entry(blob: bytes) -> JournalEntry:
         id=f["id"],
         latency_ms=f["latency_ms"],
         worker=f["worker"],
+        notes=tuple(f.get("notes") or ()),
     )
 
 

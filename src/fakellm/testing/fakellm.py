@@ -104,6 +104,8 @@ class RecordedRequest:
     tool_calls: tuple[RecordedToolCall, ...]
     error: RecordedError | None
     explanation: Explanation | None  # only for a request no rule matched
+    # What fakellm changed in a rule's answer to keep a promise of the API (a forced tool call, ...).
+    notes: tuple[str, ...] = ()
 
     @property
     def matched(self) -> bool:
@@ -128,6 +130,7 @@ class RecordedRequest:
             tool_calls=tuple(_tool_call(call_id, name, arguments) for call_id, name, arguments in entry.tool_calls),
             error=RecordedError(*entry.error) if entry.error else None,
             explanation=_explanation(entry.explanation) if entry.explanation else None,
+            notes=entry.notes,
         )
 
     def describe(self) -> str:

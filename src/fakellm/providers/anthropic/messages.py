@@ -23,6 +23,7 @@ from ..base import (
     sse,
     text_pieces,
 )
+from .shapes import output_format, tool_choice, tool_schemas
 
 if TYPE_CHECKING:
     from ...traffic.delivery import Answered
@@ -250,8 +251,15 @@ class AnthropicMessages:
             stream = check(body, "stream", bool, "a valid boolean") or False
         stop = stop_sequences(body.get("stop_sequences")) if "stop_sequences" in body else []
         # Positional: this runs for every request (the field order of model.Request).
-        return Request(self.api, model, messages, headers, body, path, tools, stream, body["max_tokens"], stop, 1,
-                       thinking)
+        request = Request(self.api, model, messages, headers, body, path, tools, stream, body["max_tokens"], stop, 1,
+                          thinking)
+        if tools:
+            request.tool_schemas = tool_schemas(body)
+        if "tool_choice" in body:
+            request.tool_choice = tool_choice(body, request.tool_schemas or {}, thinking)
+        if "output_config" in body or "output_format" in body:
+            request.output = output_format(body)
+        return request
 
     # -- rendering
 

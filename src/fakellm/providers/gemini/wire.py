@@ -25,6 +25,7 @@ from ..base import (
     reasoning_tokens,
     text_pieces,
 )
+from .shapes import declaration_schema, output_format, tool_choice
 
 if TYPE_CHECKING:
     from ...traffic.delivery import Answered
@@ -205,7 +206,8 @@ def parse_contents(body: dict[str, Any], prefix: str = "") -> list[Message]:
     return messages
 
 
-def parse_tools(body: dict[str, Any], prefix: str = "") -> list[str]:
+def parse_tools(body: dict[str, Any], prefix: str = "", schemas: dict[str, Any] | None = None) -> list[str]:
+    """The declared functions' names; each one's parameters (as JSON Schema) go into `schemas` when given."""
     names: list[str] = []
     for i, tool in enumerate(_expect(body.get("tools"), list, f"{prefix}tools", "an array of Tool objects") or ()):
         where = f"{prefix}tools[{i}]"
@@ -218,6 +220,8 @@ def parse_tools(body: dict[str, Any], prefix: str = "") -> list[str]:
                 raise InvalidRequest(f"* GenerateContentRequest.{where}.function_declarations[{j}].name: "
                                      f"Name cannot be empty.", param=f"{where}.functionDeclarations[{j}].name")
             names.append(name)
+            if schemas is not None:
+                schemas[name] = declaration_schema(decl, f"{where}.functionDeclarations[{j}]")
     return names
 
 
@@ -275,8 +279,10 @@ class GeminiGenerate:
 
     def parse(self, body: dict[str, Any], headers: dict[str, str], path: str, params: dict[str, str]) -> Request:
         messages = parse_contents(body)
-        tools = parse_tools(body)
+        schemas: dict[str, Any] = {}
+        tools = parse_tools(body, schemas=schemas)
         max_tokens, stop, n, thinking = parse_generation_config(body)
+        config = get(body, "generationConfig")
         return Request(
             api=self.api,
             model=model_from_path(params),
@@ -290,6 +296,9 @@ class GeminiGenerate:
             stop=stop,
             n=n,
             thinking=thinking,
+            output=output_format(config, "generationConfig") if config else None,
+            tool_schemas=schemas or None,
+            tool_choice=tool_choice(body, schemas) if schemas else None,
         )
 
     # -- rendering

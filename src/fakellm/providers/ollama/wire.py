@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall
+from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, OutputFormat, Reply, Request, ToolCall
 from ..base import InvalidRequest, arguments_object, arguments_text, dumps, text_pieces
 
 if TYPE_CHECKING:
@@ -90,6 +90,18 @@ def _options(body: dict[str, Any], where: str) -> tuple[int | None, list[str]]:
     if stop is not None and not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
         raise InvalidRequest("option \"stop\" must be of type array of strings")
     return (num_predict if num_predict is not None and num_predict > 0 else None), stop or []
+
+
+def output_format(body: dict[str, Any], where: str) -> OutputFormat | None:
+    """`format`: "json" (any JSON) or a JSON schema; Ollama keeps to it, so it counts as strict."""
+    value = body.get("format")
+    if value is None or value == "":
+        return None
+    if value == "json":
+        return OutputFormat(None)
+    if isinstance(value, dict):
+        return OutputFormat(value, "", True)
+    raise InvalidRequest(f"invalid format: {value!r}: expected \"json\" or a JSON schema ({where}.format)")
 
 
 def _thinking(body: dict[str, Any], where: str) -> bool:
@@ -176,16 +188,20 @@ class OllamaChat(_Streaming):
         raw_messages = _expect(body, "messages", list, "[]api.Message", "ChatRequest") or []
         messages = [parse_message(m, i) for i, m in enumerate(raw_messages)]
         tools = []
+        schemas: dict[str, Any] = {}
         for i, tool in enumerate(_expect(body, "tools", list, "api.Tools", "ChatRequest") or ()):
             fn = tool.get("function") if isinstance(tool, dict) else None
             if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
                 raise InvalidRequest(f"tools[{i}].function.name is required")
             tools.append(fn["name"])
+            parameters = fn.get("parameters")
+            schemas[fn["name"]] = parameters if isinstance(parameters, dict) else {"type": "object", "properties": {}}
         stream = _expect(body, "stream", bool, "bool", "ChatRequest")
         max_tokens, stop = _options(body, "ChatRequest")
         return Request(api=self.api, model=model, messages=messages, headers=headers, body=body, path=path,
                        tools=tools, stream=stream is not False, max_tokens=max_tokens, stop=stop,
-                       thinking=_thinking(body, "ChatRequest"))
+                       thinking=_thinking(body, "ChatRequest"), output=output_format(body, "ChatRequest"),
+                       tool_schemas=schemas or None)
 
     def render(self, reply: Reply, request: Request, response_id: str) -> bytes:
         message: dict[str, Any] = {"role": "assistant", "content": reply.content or ""}
@@ -233,6 +249,7 @@ class OllamaGenerate(_Streaming):
         messages = [Message(role="system", text=system)] if system else []
         messages.append(Message(role="user", text=prompt))
         return Request(api=self.api, model=model, messages=messages, headers=headers, body=body, path=path,
+                       output=output_format(body, "GenerateRequest"),
                        stream=stream is not False, max_tokens=max_tokens, stop=stop,
                        thinking=_thinking(body, "GenerateRequest"))
 

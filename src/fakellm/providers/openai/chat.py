@@ -25,6 +25,7 @@ from ..base import (
     text_pieces,
 )
 from .limits import chat_error
+from .shapes import EMPTY_PARAMETERS, chat_response_format, tool_choice
 
 if TYPE_CHECKING:
     from ...traffic.delivery import Answered
@@ -117,7 +118,7 @@ class OpenAIChat:
         if not raw_messages:
             raise InvalidRequest("messages: [] is too short - 'messages'", param="messages")
         messages = [_plain_message(m) or self._message(m, i) for i, m in enumerate(raw_messages)]
-        tools = self._tools(body) if "tools" in body else []
+        tools, schemas = self._tools(body) if "tools" in body else ([], None)
 
         stream = body.get("stream")
         if stream is not True and stream is not None:
@@ -138,12 +139,21 @@ class OpenAIChat:
         # A rule's thinking counts as reasoning tokens (never as text) when the request sets an effort.
         thinking = reasoning_effort(body, "reasoning_effort") if body.get("reasoning_effort") is not None else False
         # Positional: this runs for every request (the field order of model.Request).
-        return Request(self.api, model, messages, headers, body, path, tools, stream is True, max_tokens, stop, n,
-                       thinking)
+        request = Request(self.api, model, messages, headers, body, path, tools, stream is True, max_tokens, stop, n,
+                          thinking)
+        if schemas is not None:
+            request.tool_schemas = schemas
+        if "response_format" in body:
+            request.output = chat_response_format(body)
+        if "tool_choice" in body:
+            request.tool_choice = tool_choice(body, schemas, flat=False)
+        return request
 
     @staticmethod
-    def _tools(body: dict[str, Any]) -> list[str]:
+    def _tools(body: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+        """The offered tools' names, and each function's parameters schema by name."""
         tools = []
+        schemas: dict[str, Any] = {}
         for i, tool in enumerate(check(body, "tools", list, "a valid array") or ()):
             if not isinstance(tool, dict):
                 raise InvalidRequest(f"tools[{i}]: Input should be an object", param=f"tools[{i}]")
@@ -154,9 +164,11 @@ class OpenAIChat:
             name = fn.get("name") if isinstance(fn, dict) else None
             if not isinstance(name, str):
                 raise InvalidRequest(f"tools[{i}].function.name: Field required", param=f"tools[{i}].function.name")
-            check(fn, "parameters", dict, "a valid object", f"tools[{i}].function.")
+            parameters = check(fn, "parameters", dict, "a valid object", f"tools[{i}].function.")
             tools.append(name)
-        return tools
+            if kind == "function":
+                schemas[name] = parameters if parameters is not None else EMPTY_PARAMETERS
+        return tools, schemas
 
     @staticmethod
     def _message(raw: Any, i: int) -> Message:

@@ -40,6 +40,7 @@ from ..base import (
 )
 from .chat import error_body, invalid_value, reasoning_effort
 from .limits import responses_error
+from .shapes import EMPTY_PARAMETERS, responses_text_format, tool_choice
 
 ROLES = ("user", "assistant", "system", "developer")
 TEXT_PARTS = frozenset({"input_text", "output_text", "text", "refusal"})
@@ -116,6 +117,7 @@ class OpenAIResponses:
             check(body, key, dict, "an object")
         for key in ("temperature", "top_p"):
             check(body, key, (int, float), "a valid number")
+        tools, schemas = offered_tools(check(body, "tools", list, "a valid array") or [])
         return ResponsesRequest(
             api=self.api,
             model=model,
@@ -123,7 +125,7 @@ class OpenAIResponses:
             headers=headers,
             body=body,
             path=path,
-            tools=tool_names(check(body, "tools", list, "a valid array") or []),
+            tools=tools,
             stream=stream,
             max_tokens=positive_int(body, "max_output_tokens"),
             # A rule's thinking becomes a reasoning item when the request configures reasoning (as a
@@ -137,6 +139,9 @@ class OpenAIResponses:
             store=store_flag is not False,
             reasoning_summary=summary,
             encrypted_reasoning=encrypted,
+            output=responses_text_format(body),
+            tool_schemas=schemas or None,
+            tool_choice=tool_choice(body, schemas, flat=True),
         )
 
     # -- rendering
@@ -424,9 +429,11 @@ def _string(item: dict[str, Any], key: str, where: str) -> str:
     return value
 
 
-def tool_names(tools: list[Any]) -> list[str]:
-    """Function tools are flat here (`{"type": "function", "name": ...}`); hosted tools go by their type."""
+def offered_tools(tools: list[Any]) -> tuple[list[str], dict[str, Any]]:
+    """The offered tools' names (function tools are flat here, `{"type": "function", "name": ...}`; hosted
+    tools go by their type), and each function's parameters schema by name."""
     names = []
+    schemas: dict[str, Any] = {}
     for i, tool in enumerate(tools):
         if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
             raise InvalidRequest(f"tools[{i}]: each tool must be an object with a 'type'", param=f"tools[{i}]")
@@ -434,9 +441,12 @@ def tool_names(tools: list[Any]) -> list[str]:
             if not isinstance(tool.get("name"), str):
                 raise InvalidRequest(f"tools[{i}].name: Field required", param=f"tools[{i}].name")
             names.append(tool["name"])
+            if tool["type"] == "function":
+                parameters = check(tool, "parameters", dict, "a valid object", f"tools[{i}].")
+                schemas[tool["name"]] = parameters if parameters is not None else EMPTY_PARAMETERS
         else:
             names.append(tool["type"])
-    return names
+    return names, schemas
 
 
 # -- stream events

@@ -104,13 +104,13 @@ class Checker:
         try:
             return self.validator.evolve(schema=schema).is_valid(value)
         except Exception as exc:  # a malformed part of the schema: say so, never crash
-            raise _malformed(schema, exc) from exc
+            raise malformed(schema, exc) from exc
 
     def errors(self, value: Any, limit: int = 5) -> list[str]:
         try:
             found = list(islice(self.validator.iter_errors(value), limit))
         except Exception as exc:
-            raise _malformed(self.validator.schema, exc) from exc
+            raise malformed(self.validator.schema, exc) from exc
         return [_describe(error) for error in found]
 
 
@@ -131,7 +131,8 @@ def _describe(error: Any) -> str:
     return f"{pointer(error.absolute_path) or '(root)'}: {message}"
 
 
-def _malformed(schema: Any, exc: Exception) -> SchemaUnsupported:
+def malformed(schema: Any, exc: Exception) -> SchemaUnsupported:
+    """The error for a schema that broke validation or generation: the meta-schema's word on it if it has one."""
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as error:

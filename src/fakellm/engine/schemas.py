@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from .schema_formats import CHECKS, sample
 from .schema_regex import PatternUnsupported, string_for
-from .schema_validation import Checker, SchemaUnsupported, _malformed, normalized, validation_errors
+from .schema_validation import Checker, SchemaUnsupported, malformed, normalized, validation_errors
 
 __all__ = ["SchemaUnsupported", "instance_for", "validation_errors", "MAX_DEPTH", "MAX_VALUES", "MAX_STRING"]
 
@@ -70,7 +70,7 @@ def _walk(root: Any, checker: Checker, seed: str, careful: bool) -> Any:
             raise
         except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError,
                 ZeroDivisionError, re.error) as exc:  # a malformed schema: say where, never crash
-            raise _malformed(root, exc) from exc
+            raise malformed(root, exc) from exc
     raise SchemaUnsupported(f"no finite instance: {recursion}")
 
 
@@ -292,8 +292,10 @@ class _Walk:
         quick walk (the final check judges the rest), the careful walk checks it fully."""
         if self.careful:
             return all(self.checker.is_valid(value, must) for must in musts)
-        return "type" not in kw or _json_type(value) in kw["type"] or (
-            _json_type(value) == "integer" and "number" in kw["type"])
+        if "type" not in kw:
+            return True
+        kinds = [kw["type"]] if isinstance(kw["type"], str) else kw["type"]
+        return _json_type(value) in kinds or (_json_type(value) == "integer" and "number" in kinds)
 
     def enum_value(self, values: Any, kw: dict, musts: list, ptr: str, variant: int) -> Any:
         """The `variant`-th enum value that meets every other keyword here."""

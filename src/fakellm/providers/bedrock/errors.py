@@ -42,7 +42,8 @@ def error_headers(status: int, error: ErrorInfo) -> list[tuple[bytes, bytes]]:
 def stream_exception(status: int, error: ErrorInfo, members: frozenset[str]) -> bytes:
     """The exception frame for a fault mid-stream: the stream's own member for the error (throttlingException
     for a 429, ...); anything it has no member for is a modelStreamErrorException carrying the status."""
-    name = exception_name(status, error)
+    named = status in EXCEPTIONS or (error.type or "").endswith("Exception")
+    name = exception_name(status, error) if named else "ModelStreamErrorException"  # 529 (overloaded), ...
     member = name[0].lower() + name[1:]
     payload: dict[str, Any] = {"message": error.message}
     if member not in members:

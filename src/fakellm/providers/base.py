@@ -139,10 +139,20 @@ class Adapter(Protocol):
     #     the stream has begun with a 200. Without it fakellm sends OpenAI's
     #     `data: {"error": {...}}`.
     #
+    # def error_headers(self, status: int, error: ErrorInfo) -> list[tuple[bytes, bytes]]
+    #     Headers an error response carries besides its body, where the provider's SDKs read the
+    #     error from them (Bedrock's `x-amzn-errortype`).
+    #
     # def token_limit_error(self, request: Request, overrun: engine.limits.Overrun) -> ErrorInfo | None
     #     The provider's 400 for a request over its model's declared `context_window` or
     #     `max_output_tokens` (or None: the provider lets it through). Without it, the
     #     adapter's API enforces no context windows (Ollama truncates instead).
+
+
+def error_headers(adapter: Adapter, status: int, error: ErrorInfo) -> list[tuple[bytes, bytes]]:
+    """The adapter's `error_headers` for an error response (none for most providers)."""
+    extra = getattr(adapter, "error_headers", None)
+    return extra(status, error) if extra is not None else []
 
 
 def arguments_text(arguments: Any) -> str:

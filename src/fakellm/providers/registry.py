@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .anthropic.family import FAMILY as ANTHROPIC
 from .base import Family
+from .bedrock.family import FAMILY as BEDROCK
 from .gemini.family import FAMILY as GEMINI
 from .ollama.family import FAMILY as OLLAMA
 from .openai.family import FAMILY as OPENAI
@@ -12,7 +13,7 @@ from .openai.family import FAMILY as OPENAI
 # In the order the banner and the docs list them. Where families overlap (an unknown path's
 # error shape, the shared GET /v1/models), the first other than DEFAULT that claims it wins,
 # then DEFAULT, which claims everything.
-FAMILIES: tuple[Family, ...] = (OPENAI, ANTHROPIC, GEMINI, OLLAMA)
+FAMILIES: tuple[Family, ...] = (OPENAI, ANTHROPIC, GEMINI, OLLAMA, BEDROCK)
 DEFAULT = OPENAI
 
 API_NAMES: frozenset[str] = frozenset(api for family in FAMILIES for api in family.apis)

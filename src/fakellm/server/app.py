@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 
 from ..asgi import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
@@ -19,7 +19,7 @@ from ..engine.catalog import Catalog
 from ..engine.engine import CONVERSATION_HEADER, Compiled, Engine, bounds_of, input_tokens
 from ..model import ErrorInfo, Refusal, Reply
 from ..providers import registry
-from ..providers.base import Adapter, InvalidRequest
+from ..providers.base import Adapter, InvalidRequest, error_headers
 from ..store.base import StateUnavailable, Store
 from ..store.memory import MemoryStore
 from ..traffic import delivery
@@ -204,7 +204,7 @@ class FakeLLMApp:
         except BodyTooLarge:
             limit = defaults.max_body_bytes
             error = ErrorInfo(f"Request body is larger than the {limit} byte limit", type=None)
-            await send_response(send, 413, adapter.render_error(413, error, request_id), JSON, [id_header])
+            await _send_error(send, adapter, 413, error, request_id, id_header)
             return
 
         try:
@@ -218,13 +218,12 @@ class FakeLLMApp:
                 self._last_headers = (raw_headers, headers)
             request = adapter.parse(json_object(raw), headers, scope["path"], params)
         except InvalidRequest as e:
-            await send_response(send, e.status, adapter.render_error(e.status, e.as_error(), request_id),
-                                JSON, [id_header])
+            await _send_error(send, adapter, e.status, e.as_error(), request_id, id_header)
             return
         except Exception as e:  # an input shape the adapter does not check yet: still a 4xx, keep serving
             log.exception("fakellm: could not parse a request")
             error = ErrorInfo(f"The request body has an unexpected shape ({type(e).__name__}: {e})")
-            await send_response(send, 400, adapter.render_error(400, error, request_id), JSON, [id_header])
+            await _send_error(send, adapter, 400, error, request_id, id_header)
             return
 
         events: list[bytes] | None = None  # a stream's events, for the delivery layer
@@ -243,6 +242,7 @@ class FakeLLMApp:
             if reply.error is not None:
                 ctype = JSON
                 body = adapter.render_error(status, reply.error, request_id)
+                headers_out += error_headers(adapter, status, reply.error)
             elif request.stream:
                 # SSE for most providers; Ollama streams NDJSON.
                 ctype = getattr(adapter, "stream_content_type", SSE)
@@ -254,16 +254,16 @@ class FakeLLMApp:
                 body = adapter.render(reply, request, response_id)
             entry = await engine.finish(reply, entry)
         except Refusal as e:
-            await send_response(send, e.status, adapter.render_error(e.status, e.error, request_id), JSON, [id_header])
+            await _send_error(send, adapter, e.status, e.error, request_id, id_header)
             return
         except StateUnavailable as e:
             error = self.state_alarm(e)
-            await send_response(send, 503, adapter.render_error(503, error, request_id), JSON, [id_header])
+            await _send_error(send, adapter, 503, error, request_id, id_header)
             return
         except Exception as e:  # a fakellm bug: answer in the provider's shape, keep serving
             log.exception("fakellm: internal error")
             error = ErrorInfo(f"fakellm internal error: {type(e).__name__}: {e}")
-            await send_response(send, 500, adapter.render_error(500, error, request_id), JSON, [id_header])
+            await _send_error(send, adapter, 500, error, request_id, id_header)
             return
         if events is not None:
             self.metrics.stream_started()
@@ -311,6 +311,13 @@ class HeaderNames:
         if len(self._names) < self.MAX:
             self._names[name] = text
         return text
+
+
+def _send_error(send: Send, adapter: Adapter, status: int, error: ErrorInfo, request_id: str,
+                id_header: tuple[bytes, bytes]) -> Awaitable[None]:
+    """An error response in the adapter's shape, with the headers its SDKs read the error from."""
+    return send_response(send, status, adapter.render_error(status, error, request_id), JSON,
+                         [id_header, *error_headers(adapter, status, error)])
 
 
 def _assign_tool_call_ids(adapter: Adapter, reply: Reply, response_id: str) -> None:

@@ -150,7 +150,32 @@ def is_secret(name: str, names: frozenset[str] = frozenset()) -> bool:
 
 
 def redact(headers: Mapping[str, str], names: frozenset[str] = frozenset()) -> dict[str, str]:
-    return {k: ("[redacted]" if is_secret(k, names) else v) for k, v in headers.items()}
+    return {k: (_redacted(k, v) if is_secret(k, names) else v) for k, v in headers.items()}
+
+
+def _redacted(name: str, value: str) -> str:
+    """A secret header as shown: "[redacted]", except that an AWS SigV4 signature keeps its access key id,
+    which names the key without being it (the signature and the scope are never shown)."""
+    if name == "authorization":
+        key = sigv4_access_key(value)
+        if key:
+            return f"{SIGV4} Credential={key}/[redacted]"
+    return "[redacted]"
+
+
+SIGV4 = "AWS4-HMAC-SHA256"
+
+
+def sigv4_access_key(authorization: str) -> str | None:
+    """The access key id of an AWS SigV4 `Authorization` value (`AWS4-HMAC-SHA256 Credential=AKID/date/...`),
+    or None for any other value."""
+    if not authorization.startswith(SIGV4 + " "):
+        return None
+    start = authorization.find("Credential=")
+    if start < 0:
+        return None
+    key = authorization[start + len("Credential="):].split("/", 1)[0]
+    return key if key.isascii() and key.isalnum() else None
 
 
 @dataclass(slots=True)

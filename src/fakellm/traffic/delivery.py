@@ -220,8 +220,9 @@ async def _body(plan: Plan, client: _Client, send: Send, status: int, body: byte
         half = len(body) // 2
         await send_response(send, status, body[:half] + GARBAGE + body[half:], content_type, headers)
     elif kind == "error_event":
+        extra = getattr(adapter, "error_headers", None)
         await send_response(send, fault.status, adapter.render_error(fault.status, fault.error, who.request_id),
-                            b"application/json", headers)
+                            b"application/json", [*headers, *(extra(fault.status, fault.error) if extra else ())])
     elif kind == "hang":
         await _hang(plan, client, send)
     else:  # disconnect

@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 
 from ..config.schema import Config, RateLimitSpec
 from ..model import ErrorInfo, Reply, Request
-from ..store.base import Store
+from ..store.base import Store, sigv4_access_key
 from ..store.buckets import BucketLimit, BucketReport
 
 # The provider's rate-limit headers for a request's api, from a bucket's state (None: the provider has none).
@@ -115,7 +115,10 @@ class Limits:
         h = request.headers
         auth = h.get("authorization")
         if auth:
-            return auth[7:] if auth[:7].lower() == "bearer " else auth
+            if auth[:7].lower() == "bearer ":
+                return auth[7:]
+            # SigV4 signs every request anew: the key is the access key id the signature names.
+            return sigv4_access_key(auth) or auth
         for name in self._auth_headers:
             value = h.get(name)
             if value:

@@ -1,0 +1,1 @@
+"""AWS Bedrock Runtime: Converse and InvokeModel, with the AWS event-stream framing."""

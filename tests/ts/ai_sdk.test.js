@@ -30,7 +30,7 @@ import { createAnthropic } from "@ai-sdk/anthropic";
 import { createGoogle } from "@ai-sdk/google";
 import { createOpenAI } from "@ai-sdk/openai";
 import { z } from "zod";
-import { startFakellm } from "./fakellm.js";
+import { startFakeLLM } from "@fakellm/node";
 
 // The tests check `warnings` themselves; keep the SDK from printing them too.
 globalThis.AI_SDK_LOG_WARNINGS = false;
@@ -88,7 +88,7 @@ let openai;
 let anthropic;
 let google;
 before(async () => {
-  server = await startFakellm(CONFIG);
+  server = await startFakeLLM({ config: CONFIG });
   openai = createOpenAI({ baseURL: `${server.url}/v1`, apiKey: "sk-test" });
   anthropic = createAnthropic({ baseURL: `${server.url}/v1`, apiKey: "sk-ant-test" });
   google = createGoogle({ baseURL: `${server.url}/v1beta`, apiKey: "gemini-test" });

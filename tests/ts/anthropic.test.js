@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
-import { startFakellm } from "./fakellm.js";
+import { startFakeLLM } from "@fakellm/node";
 
 const CONFIG = `
 rules:
@@ -24,7 +24,7 @@ const TOOLS = [{ name: "get_weather", input_schema: { type: "object", properties
 let server;
 let client;
 before(async () => {
-  server = await startFakellm(CONFIG);
+  server = await startFakeLLM({ config: CONFIG });
   client = new Anthropic({ baseURL: server.url, apiKey: "sk-ant-test", maxRetries: 0 });
 });
 after(() => server?.stop());

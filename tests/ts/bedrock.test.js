@@ -10,7 +10,7 @@ import {
   ThrottlingException,
 } from "@aws-sdk/client-bedrock-runtime";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { startFakellm } from "./fakellm.js";
+import { startFakeLLM } from "@fakellm/node";
 
 const CONFIG = `
 rules:
@@ -37,7 +37,7 @@ const user = (text) => ({ role: "user", content: [{ text }] });
 let server;
 let client;
 before(async () => {
-  server = await startFakellm(CONFIG);
+  server = await startFakeLLM({ config: CONFIG });
   client = new BedrockRuntimeClient({
     endpoint: server.url, region: "us-east-1", maxAttempts: 1,
     // The client speaks HTTP/2 by default (as Bedrock does); fakellm serves HTTP/1.1.

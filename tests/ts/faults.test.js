@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { startFakellm } from "./fakellm.js";
+import { startFakeLLM } from "@fakellm/node";
 
 const TEXT = "one two three four five six";
 
@@ -28,7 +28,7 @@ rules:
 
 let server;
 before(async () => {
-  server = await startFakellm(CONFIG);
+  server = await startFakeLLM({ config: CONFIG });
 });
 after(() => server?.stop());
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { FinishReason, GoogleGenAI } from "@google/genai";
-import { startFakellm } from "./fakellm.js";
+import { startFakeLLM } from "@fakellm/node";
 
 const CONFIG = `
 rules:
@@ -26,7 +26,7 @@ const TOOLS = [{
 let server;
 let ai;
 before(async () => {
-  server = await startFakellm(CONFIG);
+  server = await startFakeLLM({ config: CONFIG });
   ai = new GoogleGenAI({ apiKey: "gemini-test", httpOptions: { baseUrl: server.url } });
 });
 after(() => server?.stop());

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI, { AzureOpenAI } from "openai";
-import { startFakellm } from "./fakellm.js";
+import { startFakeLLM } from "@fakellm/node";
 
 const CONFIG = `
 models:
@@ -45,7 +45,7 @@ let server;
 let openai;
 let anthropic;
 before(async () => {
-  server = await startFakellm(CONFIG);
+  server = await startFakeLLM({ config: CONFIG });
   openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "sk-test", maxRetries: 0 });
   anthropic = new Anthropic({ baseURL: server.url, apiKey: "sk-ant-test", maxRetries: 0 });
 });

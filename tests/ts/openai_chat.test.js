@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import OpenAI from "openai";
-import { startFakellm } from "./fakellm.js";
+import { startFakeLLM } from "@fakellm/node";
 
 const CONFIG = `
 rules:
@@ -26,7 +26,7 @@ const TOOLS = [{
 let server;
 let client;
 before(async () => {
-  server = await startFakellm(CONFIG);
+  server = await startFakeLLM({ config: CONFIG });
   client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "sk-test", maxRetries: 0 });
 });
 after(() => server?.stop());

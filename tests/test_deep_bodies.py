@@ -30,6 +30,8 @@ def nested(levels: int) -> Any:
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 GEMINI = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+VERTEX = "/v1/projects/p/locations/us-central1/publishers"
+VERTEX_CLAUDE = {"anthropic_version": "vertex-2023-10-16", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
 
 # (path, a valid body, where the deep value goes)
 ENDPOINTS = [
@@ -50,6 +52,10 @@ ENDPOINTS = [
     ("/api/generate", {"model": "llama3.2", "prompt": "hi"}, "format"),
     ("/api/embed", {"model": "nomic-embed-text", "input": "hi"}, "input"),
     ("/openai/deployments/d/responses?api-version=2024-10-21", {"input": "hi"}, "metadata"),
+    (f"{VERTEX}/google/models/gemini-2.5-flash:generateContent", GEMINI, "labels"),
+    (f"{VERTEX}/google/models/gemini-2.5-flash:countTokens", GEMINI, "contents"),
+    (f"{VERTEX}/anthropic/models/claude-sonnet-4@20250514:rawPredict", VERTEX_CLAUDE, "metadata"),
+    (f"{VERTEX}/anthropic/models/count-tokens:rawPredict", {**VERTEX_CLAUDE, "model": "c"}, "tools"),
 ]
 
 

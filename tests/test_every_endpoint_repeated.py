@@ -27,6 +27,9 @@ GEMINI_BATCH = {"requests": [{"model": "models/text-embedding-004", "content": {
 OLLAMA_CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}
 AZURE = "/openai/deployments/dep-1"
 Q = "?api-version=2024-10-21"
+VERTEX = "/projects/p/locations/us-central1/publishers"
+VERTEX_CLAUDE = {"anthropic_version": "vertex-2023-10-16", "max_tokens": 100,
+                 "messages": [{"role": "user", "content": "hi"}]}
 
 # (method, path, body or None)
 CASES: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -66,6 +69,13 @@ CASES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", f"{AZURE}/completions{Q}", {"prompt": "Say hi"}),
     ("POST", f"{AZURE}/responses{Q}", {"input": "hi"}),
     ("POST", f"/openai/responses{Q}", RESPONSES),
+    ("POST", f"/v1beta1{VERTEX}/google/models/gemini-2.5-flash:generateContent", GEMINI),
+    ("POST", f"/v1{VERTEX}/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse", GEMINI),
+    ("POST", f"/v1beta1{VERTEX}/google/models/gemini-2.5-flash:countTokens", GEMINI),
+    ("POST", f"/v1{VERTEX}/anthropic/models/claude-sonnet-4@20250514:rawPredict", VERTEX_CLAUDE),
+    ("POST", f"/v1{VERTEX}/anthropic/models/claude-sonnet-4@20250514:streamRawPredict",
+     {**VERTEX_CLAUDE, "stream": True}),
+    ("POST", f"/v1{VERTEX}/anthropic/models/count-tokens:rawPredict", {**VERTEX_CLAUDE, "model": "claude-x"}),
 ]
 
 # Fields that differ per request by design.

@@ -9,11 +9,13 @@ from .bedrock.family import FAMILY as BEDROCK
 from .gemini.family import FAMILY as GEMINI
 from .ollama.family import FAMILY as OLLAMA
 from .openai.family import FAMILY as OPENAI
+from .vertex.family import FAMILY as VERTEX
 
 # In the order the banner and the docs list them. Where families overlap (an unknown path's
 # error shape, the shared GET /v1/models), the first other than DEFAULT that claims it wins,
-# then DEFAULT, which claims everything.
-FAMILIES: tuple[Family, ...] = (OPENAI, ANTHROPIC, GEMINI, OLLAMA, BEDROCK)
+# then DEFAULT, which claims everything. VERTEX comes before GEMINI: a Vertex path is also shaped
+# like a Gemini model call.
+FAMILIES: tuple[Family, ...] = (OPENAI, ANTHROPIC, VERTEX, GEMINI, OLLAMA, BEDROCK)
 DEFAULT = OPENAI
 
 API_NAMES: frozenset[str] = frozenset(api for family in FAMILIES for api in family.apis)

@@ -1,0 +1,1 @@
+"""Google Vertex AI: Gemini and Claude under /{version}/projects/{project}/locations/{location}/publishers/..."""

@@ -129,7 +129,7 @@ class RealtimeSession:
         elif previous == "root":
             at = 0
         else:
-            at = 1 + self._index_of({"item_id": previous}, "previous_item_id")
+            at = 1 + self._index_of(event, "previous_item_id")
         self.items.insert(at, item)
         where = {"previous_item_id": self.items[at - 1]["id"] if at else None, "item": item}
         return self._send(self.events("conversation.item.added", **where), self.events("conversation.item.done", **where))

@@ -67,6 +67,10 @@ def running_loop_name() -> str:
     return type(asyncio.get_running_loop()).__module__.split(".")[0]
 
 
+# uvicorn's WebSocket protocol on the `websockets` package (a dependency): the Realtime API's sockets.
+WEBSOCKETS = "websockets-sansio"
+
+
 def uvicorn_config(app: FakeLLMApp, host: str, port: int, loop: str) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -74,6 +78,7 @@ def uvicorn_config(app: FakeLLMApp, host: str, port: int, loop: str) -> uvicorn.
         port=port,
         loop=loop,
         http=_http_protocol(),
+        ws=WEBSOCKETS,
         lifespan="on",
         access_log=False,
         proxy_headers=False,  # a per-request middleware we do not need in a local mock

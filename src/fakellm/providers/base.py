@@ -76,6 +76,9 @@ class Routes(Protocol):
         """The model listing shared by several families (`GET /v1/models`): the request's headers say
         whose SDK asks (`Family.models.claims`), and that family answers."""
 
+    def socket(self, path: str, opener: SocketOpener) -> None:
+        """A WebSocket endpoint (`GET path`, upgraded): each connection is a session `opener` opens."""
+
 
 @dataclass(frozen=True, slots=True)
 class ModelListing:
@@ -106,6 +109,62 @@ class Family:
     sdk_environ: Callable[[str], dict[str, str]] = lambda root: {}
     # A 404 that explains a near miss better than "unknown path" (method, path) -> message or None.
     advice: Callable[[str, str], str | None] = lambda method, path: None
+
+
+@dataclass(slots=True)
+class SocketStep:
+    """What one client message on a socket asks of the server: events to send at once, then maybe
+    an LLM request for the engine (its reply goes to `SocketSession.respond`), or the cancel of the
+    response under way."""
+
+    send: list[bytes] = field(default_factory=list)
+    request: Request | None = None
+    cancel: bool = False
+
+
+class SocketResponse(Protocol):
+    """One reply rendered for a socket: `head` acknowledges the request at once, `events` are paced
+    by the delivery layer (their chunks marked by the opener's `content_event_markers`)."""
+
+    head: list[bytes]
+    events: list[bytes]
+
+    def end(self, sent: int, how: str, error: tuple[int, ErrorInfo] | None = None) -> list[bytes]:
+        """The delivery stopped after `sent` of `events`: `how` is "done" (all sent), "cancelled",
+        "truncate" or "error_event" (with the fault's status and error). Returns the events that end
+        the response that way, and keeps its output (as far as it went) in the conversation."""
+
+
+class SocketSession(Protocol):
+    """One client's socket: the conversation it holds and its wire format, without any I/O."""
+
+    def opening(self) -> list[bytes]:
+        """The events sent when the socket opens."""
+
+    def receive(self, message: str | bytes, responding: bool) -> SocketStep:
+        """A client message; `responding`: a response is under way."""
+
+    def respond(self, reply: Reply, request: Request, response_id: str) -> SocketResponse:
+        """The engine's answer to the step's request (an error reply included)."""
+
+    def failed(self, status: int, error: ErrorInfo, request: Request, response_id: str) -> list[bytes]:
+        """The events for a request that failed before the engine answered (the store is down)."""
+
+
+class SocketOpener(Protocol):
+    """A WebSocket API: opens a session per connection. Raises InvalidRequest to refuse the
+    handshake with an HTTP 4xx (`render_error` shapes its body)."""
+
+    api: str
+    content_event_markers: tuple[bytes, ...]
+
+    def subprotocol(self, offered: list[str]) -> str | None:
+        """Which of the client's offered subprotocols the server accepts (None: no header)."""
+
+    def open(self, headers: dict[str, str], query: dict[str, str], subprotocols: list[str],
+             session_id: str) -> SocketSession: ...
+
+    def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes: ...
 
 
 class Adapter(Protocol):

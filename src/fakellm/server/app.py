@@ -19,12 +19,12 @@ from ..engine.catalog import Catalog
 from ..engine.engine import CONVERSATION_HEADER, Compiled, Engine, bounds_of, input_tokens
 from ..model import ErrorInfo, Refusal, Reply
 from ..providers import registry
-from ..providers.base import Adapter, InvalidRequest, error_headers
+from ..providers.base import Adapter, InvalidRequest, SocketOpener, error_headers
 from ..store.base import StateUnavailable, Store
 from ..store.memory import MemoryStore
 from ..traffic import delivery
 from ..traffic.policy import TrafficPolicy
-from . import config_watch, fleet, routes
+from . import config_watch, fleet, routes, websocket
 from .bodies import json_object
 from .collector import collector_paused
 from .metrics import Metrics
@@ -61,6 +61,7 @@ class FakeLLMApp:
         self._last_headers: tuple[list[tuple[bytes, bytes]] | None, dict[str, str]] = (None, {})
         self.last_reload_error: list[dict[str, Any]] | None = None
         self.router = Router()
+        self.sockets: dict[str, SocketOpener] = {}  # WebSocket endpoints by path (server/websocket.py)
         routes.install(self, self.router)
         for install in extensions:  # routes beyond the providers' (the admin API: see fakellm/app.py)
             install(self.router)
@@ -142,6 +143,8 @@ class FakeLLMApp:
                 await routes.no_route(scope, receive, send, allowed)
                 return
             await handler(self, scope, receive, send, params)
+        elif kind == "websocket":
+            await websocket.serve_socket(self, scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Awaitable
 from ..asgi import JSON, BodyTooLarge, ClientGone, Receive, Send, query_params, read_body, send_response
 from ..model import ErrorInfo
 from ..providers import registry
-from ..providers.base import Adapter, Call, EndpointFn, ErrorRenderer
+from ..providers.base import Adapter, Call, EndpointFn, ErrorRenderer, SocketOpener
 from .endpoints import json_endpoint
 from .router import Router
 
@@ -22,8 +22,9 @@ DRAIN_LIMIT = 8 * 1024 * 1024
 class RouteTable:
     """The server's side of `providers.base.Routes`: what a family registers becomes a route."""
 
-    def __init__(self, router: Router):
+    def __init__(self, router: Router, sockets: dict[str, SocketOpener]):
         self.router = router
+        self.sockets = sockets  # WebSocket endpoints by exact path
 
     def llm(self, method: str, path: str, adapter: Adapter, *, with_query: bool = False) -> None:
         if with_query:
@@ -43,6 +44,9 @@ class RouteTable:
     def model_listing(self, list_path: str, get_path: str) -> None:
         self.router.add("GET", list_path, _LIST_MODELS)
         self.router.add("GET", get_path, _GET_MODEL)
+
+    def socket(self, path: str, opener: SocketOpener) -> None:
+        self.sockets[path] = opener
 
 
 def _listing(which: str) -> Any:
@@ -64,7 +68,7 @@ _GET_MODEL = _listing("get")
 
 
 def install(app: FakeLLMApp, router: Router) -> None:
-    table = RouteTable(router)
+    table = RouteTable(router, app.sockets)
     for family in registry.FAMILIES:
         family.install(table, app)
 

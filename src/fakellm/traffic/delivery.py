@@ -30,6 +30,10 @@ default) goes out in one send, exactly as before. Otherwise a `Plan` says what t
 
 Every wait also watches for the client going away (`http.disconnect`), so a client
 that hangs up never leaves a sleeping task behind.
+
+A socket (the OpenAI Realtime WebSocket) sends each event as its own message: `pace_messages`
+applies the same plan to them, chunk by chunk, and says where a fault stopped it; the socket's
+server finishes the fault in the socket's terms (an `error` event, a close with code 1011, ...).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import asyncio
 import math
 import random
 from dataclasses import dataclass
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Callable
 
 import orjson
 
@@ -316,6 +320,83 @@ async def _stream(plan: Plan, client: _Client, send: Send, status: int, events: 
         await _drop(send, client)
 
 
+# How a socket delivery ended, besides a fault's type: all sent, or the client left (or cancelled).
+DONE = "done"
+GONE = "gone"
+
+
+def socket_client(deliveries: Deliveries) -> _Client:
+    """What a socket's delivery waits with; `leave()` cancels it."""
+    return _Client(None, deliveries)
+
+
+async def pace_messages(plan: Plan, head: list[bytes], events: list[bytes], markers: tuple[bytes, ...] | None,
+                        send: Callable[[bytes], Awaitable[None]], client: _Client) -> tuple[int, str]:
+    """Send a reply's events as a socket's messages, one event each, on the plan's schedule.
+
+    After `delay_s`, `head` (what acknowledges the request) goes out; then `events`, cut into content
+    chunks as a stream is (`split_chunks`), `ttft_s` before the first and `chunk_delay_s` before each
+    further one. A fault with `after_chunks: N` stops the delivery where chunk N+1 would have gone
+    (`disconnect` and `hang` without it, and `empty`: before the head; `malformed` cuts the JSON of the
+    event after N chunks and goes on; `hang` waits `hang_limit_s` first). Returns how many of
+    `events` went out and why it stopped: DONE, GONE, or the fault's type for the caller to finish.
+    """
+    deliveries = client._deliveries
+    deliveries.clients.add(client)
+    try:
+        return await _pace_messages(plan, head, events, markers, send, client)
+    finally:
+        deliveries.clients.discard(client)
+
+
+async def _pace_messages(plan: Plan, head: list[bytes], events: list[bytes], markers: tuple[bytes, ...] | None,
+                         send: Callable[[bytes], Awaitable[None]], client: _Client) -> tuple[int, str]:
+    fault = plan.fault
+    kind = fault.type if fault is not None else None
+    if plan.delay_s and not await client.wait(plan.jittered(plan.delay_s)):
+        return 0, GONE
+    if kind == "empty" or (kind in ("disconnect", "hang") and fault.after_chunks is None):
+        if kind == "hang" and not await client.wait(plan.hang_limit_s):
+            return 0, GONE
+        return 0, kind
+    for event in head:
+        await send(event)
+    chunks, end = split_chunks(events, markers)
+    if kind == "malformed":
+        _corrupt(chunks, end, min(_after(fault, 0), len(chunks)))
+        kind = None
+    total = len(chunks)
+    stop = total if kind is None else min(_after(fault, total if kind == "truncate" else 0), total)
+    loop = asyncio.get_running_loop()
+    clock = loop.time()  # the schedule counts from the head, so waits never drift
+    sent = 0
+    for i in range(stop):
+        if plan.paced:
+            clock += plan.jittered(plan.ttft_s if i == 0 else plan.chunk_delay_s)
+            if not await client.wait(clock - loop.time()):
+                return sent, GONE
+        elif client.gone:
+            return sent, GONE
+        for event in chunks[i]:
+            await send(event)
+        sent += len(chunks[i])
+    if kind is None:
+        if stop == 0 and plan.paced:  # nothing but the end events (e.g. empty content)
+            clock += plan.jittered(plan.ttft_s)
+            if not await client.wait(clock - loop.time()):
+                return sent, GONE
+        for event in end:
+            await send(event)
+        return sent + len(end), DONE
+    if plan.paced and (stop < total or stop == 0):  # the fault comes when the next chunk would have
+        clock += plan.jittered(plan.ttft_s if stop == 0 else plan.chunk_delay_s)
+        if not await client.wait(clock - loop.time()):
+            return sent, GONE
+    if kind == "hang" and not await client.wait(plan.hang_limit_s):
+        return sent, GONE
+    return sent, kind
+
+
 def split_chunks(events: list[bytes], markers: tuple[bytes, ...] | None) -> tuple[list[list[bytes]], list[bytes]]:
     """Content chunks (each with the events leading up to it) and the end events after the last one."""
     if not markers:
@@ -412,7 +493,7 @@ class _Client:
 
     __slots__ = ("_receive", "_watch", "_deliveries", "_waiter", "_timer", "_hurried", "gone")
 
-    def __init__(self, receive: Receive, deliveries: Deliveries):
+    def __init__(self, receive: Receive | None, deliveries: Deliveries):
         self._receive = receive
         self._watch: asyncio.Future | None = None
         self._deliveries = deliveries
@@ -433,7 +514,7 @@ class _Client:
         if seconds <= 0 or (hurry and self._deliveries.stopped):
             return True
         loop = asyncio.get_running_loop()
-        if self._watch is None:
+        if self._watch is None and self._receive is not None:
             self._watch = asyncio.ensure_future(self._receive())
             self._watch.add_done_callback(self._received)
         waiter = self._waiter = loop.create_future()
@@ -451,6 +532,12 @@ class _Client:
         """The server is stopping: end the current wait now, unless it must not be hurried."""
         if self._hurried:
             _wake(self._waiter, True)
+
+    def leave(self) -> None:
+        """The client no longer wants this delivery (a socket's cancel): this wait and every later one
+        end at once, False. A socket has no `receive` to watch: its server reads the client itself."""
+        self.gone = True
+        _wake(self._waiter, False)
 
     def _received(self, watch: asyncio.Future) -> None:
         self._watch = None

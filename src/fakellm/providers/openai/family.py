@@ -19,7 +19,7 @@ def rate_limit_headers(report: BucketReport) -> dict[str, str]:
 
 FAMILY = Family(
     name="openai",
-    apis=("openai.chat", "openai.responses", "openai.completions", "openai.embeddings"),
+    apis=("openai.chat", "openai.responses", "openai.completions", "openai.embeddings", "openai.realtime"),
     install=routes.install,
     owns_path=lambda path: True,  # the default shape for paths no family owns
     error=lambda status, message, request_id: error_body(status, ErrorInfo(message)),

@@ -1,5 +1,6 @@
 """OpenAI's HTTP surface: chat, Responses (and its stored responses), embeddings, legacy
-completions and the model listing, under every prefix an OpenAI client may use.
+completions and the model listing, under every prefix an OpenAI client may use; and the
+Realtime API's WebSocket.
 
 Every endpoint is served under `/v1` (the SDK's base URL), without a prefix (a base URL
 with no `/v1`), under Azure's `/openai` (what `AzureOpenAI` uses for Responses and
@@ -15,6 +16,7 @@ from .azure import AzureDeployment
 from .chat import OpenAIChat
 from .completions import OpenAICompletions
 from .embeddings import OpenAIEmbeddings
+from .realtime.socket import OpenAIRealtime
 
 PREFIXES = ("/v1", "", "/openai", "/openai/v1")
 
@@ -24,6 +26,7 @@ def install(routes: Routes, served: Served) -> None:
     responses = responses_api.OpenAIResponses()
     embeddings = OpenAIEmbeddings(lambda: served.catalog)
     completions = OpenAICompletions()
+    realtime = OpenAIRealtime()
     error = responses.render_error
 
     for prefix in PREFIXES:
@@ -37,6 +40,7 @@ def install(routes: Routes, served: Served) -> None:
         routes.llm("POST", f"{prefix}/embeddings", embeddings)
         routes.llm("POST", f"{prefix}/completions", completions)
         routes.model_listing(f"{prefix}/models", f"{prefix}/models/{{model_id}}")
+        routes.socket(f"{prefix}/realtime", realtime)
 
     deployment = "/openai/deployments/{deployment}"
     for endpoint, adapter in (("chat/completions", chat), ("embeddings", embeddings), ("completions", completions),

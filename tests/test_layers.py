@@ -23,6 +23,7 @@ LAYERS = {
     "server": 5,
     "admin": 6,
     "app": 7,
+    "record": 7,
     "testing": 8, "cli": 8, "workers": 8, "serving": 8,
     "__init__": 9, "__main__": 9,
 }

@@ -65,6 +65,11 @@ class Forwarded:
         return out
 
 
+async def end(send: Send) -> None:
+    """End a response `Upstream.forward` sent."""
+    await send({"type": "http.response.body", "body": b""})
+
+
 class Unreachable(Exception):
     """The upstream did not answer (refused, timed out, ...): nothing was sent to the client yet."""
 
@@ -84,7 +89,9 @@ class Upstream:
         """Send the request on with the client's own headers (its credentials included) and stream the
         answer back. `markers` pick out the stream events that carry content (the adapter's
         `content_event_markers`; None: every event but the last, as delivery.py counts them).
-        Raises Unreachable, having sent nothing, when the upstream cannot be reached."""
+        The response is left open: the caller ends it (`end`), once it has recorded the exchange, so that
+        a client's next request finds the rules it taught. Raises Unreachable, having sent nothing,
+        when the upstream cannot be reached."""
         url = self.url + scope["path"] + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]
                    if k.decode("latin-1").lower() not in _REQUEST_DROPPED]
@@ -110,7 +117,6 @@ class Upstream:
                 *events, pending = pending.split(b"\n\n")
                 out.content_times += [now for event in events if markers is None or any(m in event for m in markers)]
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
             out.ended = time.perf_counter()
             if markers is None and len(out.content_times) > 1:
                 out.content_times.pop()  # the last event ends the stream

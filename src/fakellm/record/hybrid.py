@@ -3,16 +3,19 @@ the upstream answers the rest, and what it answers is recorded and served from t
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
-from ..config.schema import Config, config_from_data, load_config
+from ..config.schema import Config, ConfigError, config_from_data, load_config
 from ..model import Request
 from ..providers.base import Adapter
 from ..server.app import FakeLLMApp
 from .forward import Upstream, shown_url
 from .proxy import Recorder
 from .recording import Recording
+
+log = logging.getLogger("fakellm")
 
 
 class Hybrid:
@@ -40,8 +43,12 @@ class Hybrid:
         return await self.recorder.forward_llm(adapter, scope, raw, request, send)
 
     async def _serve_rules(self, rules: list[dict[str, Any]]) -> None:
-        if self.app is not None:
+        if self.app is None:
+            return
+        try:
             await self.app.replace_config(lambda: self._with(rules))
+        except ConfigError as e:  # the file has them; the server goes on with what it served
+            log.warning("fakellm: the recorded rules could not be served:\n%s", e)
 
     def _with(self, rules: list[dict[str, Any]]) -> Config:
         data = {**self.base, "rules": [*(self.base.get("rules") or []), *self.kept, *rules]}

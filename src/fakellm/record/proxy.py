@@ -14,7 +14,7 @@ from ..providers.base import Adapter
 from ..server.bodies import json_object
 from .assembly import RECORDED_APIS, assemble
 from .exchange import Exchange
-from .forward import Forwarded, Unreachable, Upstream
+from .forward import Forwarded, Unreachable, Upstream, end
 from .recording import Recording
 from .routing import LLMRoutes
 
@@ -40,28 +40,39 @@ class Recorder:
         if self.recording is not None:
             self.recording.scrubber.learn(_credentials(scope))
         markers = getattr(adapter, "content_event_markers", None)
-        forwarded = await self.forward(scope, raw, send, markers)
+        forwarded = await self._forward(scope, raw, send, markers)
         if forwarded is None:
             return 502
+        try:
+            await self._record(scope, request, forwarded)
+        finally:
+            await end(send)
+        return forwarded.status
+
+    async def _record(self, scope: dict[str, Any], request: Request, forwarded: Forwarded) -> None:
         if self.recording is None or request.api not in RECORDED_APIS:
-            return forwarded.status
+            return
         streamed = request.stream and forwarded.status < 400
         try:
             answer = assemble(request.api, forwarded.status, forwarded.body, streamed)
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
             log.warning("fakellm: not recorded: could not read the upstream's answer to %s %s (%s: %s)",
                         scope["method"], scope["path"], type(e).__name__, e)
-            return forwarded.status
+            return
         rules = self.recording.add(Exchange(request, answer, streamed, forwarded.timing(streamed)))
         self.recorded += 1
         if self.on_rules is not None:
             await self.on_rules(rules)
-        return forwarded.status
 
-    async def forward(self, scope: dict[str, Any], raw: bytes, send: Send,
-                      markers: tuple[bytes, ...] | None = None) -> Forwarded | None:
-        """Forward any request; a 502 in the path's provider shape when the upstream cannot be reached
-        (then None)."""
+    async def forward(self, scope: dict[str, Any], raw: bytes, send: Send) -> None:
+        """Forward a request that is not recorded."""
+        if await self._forward(scope, raw, send) is not None:
+            await end(send)
+
+    async def _forward(self, scope: dict[str, Any], raw: bytes, send: Send,
+                       markers: tuple[bytes, ...] | None = None) -> Forwarded | None:
+        """Forward any request, leaving the response open; a 502 in the path's provider shape when the
+        upstream cannot be reached (then None)."""
         try:
             return await self.upstream.forward(scope, raw, send, markers)
         except Unreachable as e:

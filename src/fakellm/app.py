@@ -7,7 +7,7 @@ from pathlib import Path
 from .admin import api as admin
 from .admin.access import AdminAccess
 from .config.schema import Config, load_config
-from .server.app import FakeLLMApp
+from .server.app import FakeLLMApp, MissHandler
 from .store.base import Store
 
 
@@ -15,19 +15,22 @@ STATE_ENV = "FAKELLM_STATE"
 
 
 def build_app(config: Config, config_path: str | Path | None = None, *, watch: bool = False,
-              store: Store | None = None, admin_token: str | None = None, state: str | None = None) -> FakeLLMApp:
+              store: Store | None = None, admin_token: str | None = None, state: str | None = None,
+              replay_speed: float = 1.0, on_miss: MissHandler | None = None) -> FakeLLMApp:
     """The server for `config`, with the admin API under /_fakellm and the dashboard.
 
     With `admin_token`, admin calls need `Authorization: Bearer <admin_token>`; without it, they are
     answered only when addressed to loopback and, when they change state, not sent by another site
     (admin/access.py). A token that cannot travel in a header raises ValueError.
-    `state` names where the state lives (`open_store`), unless a `store` is given.
+    `state` names where the state lives (`open_store`), unless a `store` is given. `replay_speed` and
+    `on_miss`: see FakeLLMApp.
     """
     access = AdminAccess(admin_token)
     if store is None:
         store = open_store(state, config)
     return FakeLLMApp(config, config_path, watch=watch, store=store,
-                      extensions=(lambda router: admin.register(router, access),))
+                      extensions=(lambda router: admin.register(router, access),),
+                      replay_speed=replay_speed, on_miss=on_miss)
 
 
 def open_store(state: str | None, config: Config) -> Store | None:

@@ -1,4 +1,4 @@
-"""Command line: fakellm init | serve | check."""
+"""Command line: fakellm init | serve | check | record."""
 
 from __future__ import annotations
 
@@ -86,15 +86,35 @@ def _load(config: Path | None):
               help="Where the state lives (conversations, sequences, `times`, rate limits, stored responses, the "
                    "journal, stats): `memory` (this process; the default with one worker) or "
                    "redis://[:password@]host:port/db[?prefix=name], shared by every fakellm process on it.")
+@click.option("--replay-speed", "replay_speed", default=1.0, show_default=True, type=click.FloatRange(min=0),
+              help="Scale every wait the rules set (delay_ms, ttft_ms, chunk_delay_ms, tokens_per_second): "
+                   "2 replays twice as fast, 0 without any wait.")
+@click.option("--upstream", default=None, metavar="URL",
+              help="Hybrid mode: requests no rule matches go to this API (openai, anthropic, gemini, or a URL) "
+                   "with the client's own credentials, instead of the fallback.")
+@click.option("--record-to", "record_to", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --upstream: record what the upstream answers as rules in this file, and serve them "
+                   "from then on.")
 def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: str | None, loop: str,
-          workers: int, state: str | None) -> None:
+          workers: int, state: str | None, replay_speed: float, upstream: str | None,
+          record_to: Path | None) -> None:
     """Start the mock server."""
     from . import serving
     from .app import build_app, open_store
     from .engine.tokens import load_accurate_encoding
     from .store.base import StateUnavailable
 
-    cfg, path = _load(config)
+    if record_to is not None and upstream is None:
+        click.echo("--record-to needs --upstream: the API whose answers are recorded.", err=True)
+        sys.exit(2)
+    if upstream is not None and workers > 1:
+        click.echo("--upstream serves from one process: drop --workers.", err=True)
+        sys.exit(2)
+    hybrid = None
+    if upstream is not None:
+        cfg, path, hybrid = _hybrid(config, upstream, record_to)
+    else:
+        cfg, path = _load(config)
     if reload and path is None:
         click.echo("--reload needs a config file; there is none to watch.", err=True)
         sys.exit(2)
@@ -114,7 +134,10 @@ def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: 
         _print_banner(cfg, path, server.address(), admin_token, reload, serving.running_loop_name(), workers, store)
 
     if workers == 1:
-        app = build_app(cfg, path, watch=reload, admin_token=admin_token, store=store)
+        app = build_app(cfg, path, watch=reload, admin_token=admin_token, store=store, replay_speed=replay_speed,
+                        on_miss=hybrid.on_miss if hybrid is not None else None)
+        if hybrid is not None:
+            hybrid.attach(app)
         serving.FakeLLMServer(serving.uvicorn_config(app, host, port, loop), app, on_ready=banner).run()
         return
 
@@ -128,7 +151,7 @@ def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: 
 
     def serve_one(shared: object, ready: Callable[[], None]) -> int:
         # In the worker: its own app and store (connections are not shared across processes).
-        app = build_app(cfg, path, watch=reload, admin_token=admin_token, state=state)
+        app = build_app(cfg, path, watch=reload, admin_token=admin_token, state=state, replay_speed=replay_speed)
         server = serving.FakeLLMServer(serving.uvicorn_config(app, host, port, loop), app,
                                        on_ready=lambda _server: ready())
         server.run(sockets=[shared])
@@ -147,6 +170,35 @@ def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: 
     code = pool.wait()
     sock.close()
     sys.exit(code)
+
+
+def _hybrid(config: Path | None, upstream: str, record_to: Path | None):
+    """The config, its path and the Hybrid of `serve --upstream`: without --config, no rules but the
+    recorded ones (the starter config's catch-all would answer everything)."""
+    from .config.schema import ConfigError, config_from_data
+    from .record.forward import upstream_url
+    from .record.hybrid import Hybrid
+
+    try:
+        url = upstream_url(upstream)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--upstream'") from None
+    if config is None and not Path(DEFAULT_CONFIG).exists():
+        cfg, path = config_from_data({}, "no config"), None
+    else:
+        cfg, path = _load(config)
+    try:
+        hybrid = Hybrid(cfg, url, record_to)
+        served = hybrid.config()
+    except ConfigError as e:
+        click.echo(f"fakellm: {record_to} has {len(e.problems)} problem(s):", err=True)
+        for problem in e.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+    except OSError as e:
+        click.echo(f"fakellm: cannot write {record_to}: {e}", err=True)
+        sys.exit(1)
+    return served, path, hybrid
 
 
 NEEDS_STATE = """\
@@ -262,6 +314,51 @@ def check(config: Path) -> None:
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"{config}: ok ({len(cfg.rules)} rule(s)" + (f", {len(warnings)} warning(s))" if warnings else ")"))
+
+
+@main.command()
+@click.option("--upstream", required=True, metavar="URL",
+              help="The API to record: openai, anthropic, gemini (their real base URLs) or a URL.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=9999, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free port).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("recorded.yaml"),
+              show_default=True, help="The rules file written (rewritten after every exchange).")
+def record(upstream: str, host: str, port: int, out: Path) -> None:
+    """Record real traffic as rules: a proxy to the upstream that writes one rule per exchange."""
+    import uvicorn
+
+    from .record.forward import Upstream, shown_url, upstream_url
+    from .record.proxy import Recorder, RecordingProxy
+    from .record.recording import Recording
+
+    try:
+        url = upstream_url(upstream)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--upstream'") from None
+    try:
+        recording = Recording(out, shown_url(url))
+    except OSError as e:
+        click.echo(f"fakellm: cannot write {out}: {e}", err=True)
+        sys.exit(1)
+    proxy = RecordingProxy(Recorder(Upstream(url), recording))
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if self.should_exit or not self.servers:
+                return
+            from .providers import registry
+
+            bound_host, bound_port = self.servers[0].sockets[0].getsockname()[:2]
+            base = f"http://{bound_host}:{bound_port}"
+            click.echo(f"fakellm {__version__} recording {shown_url(url)} into {out}"
+                       + "".join(f"\n  {label + ':':<20}{u}" for label, u in registry.base_urls(base))
+                       + f"\nfakellm recording on {base}")
+            sys.stdout.flush()
+
+    Server(uvicorn.Config(proxy, host=host, port=port, lifespan="on", access_log=False, log_level="warning",
+                          proxy_headers=False, server_header=False)).run()
+    click.echo(f"fakellm: recorded {proxy.recorder.recorded} exchange(s) into {out}", err=True)
 
 
 if __name__ == "__main__":

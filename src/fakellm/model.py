@@ -158,6 +158,8 @@ class Reply:
     stored: Any = None
     # What the journal should say about how this reply was made (a rule's text set aside for a forced tool).
     notes: tuple[str, ...] = ()
+    # True when no rule answered (the fallback or the no-match 404): a hybrid server proxies it instead.
+    missed: bool = False
 
 
 class Refusal(Exception):

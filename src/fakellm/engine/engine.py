@@ -302,6 +302,7 @@ class Engine:
         else:
             explanation = explain_miss(self.rules, ctx, exhausted or {})
             reply = self._no_match(explanation) if self._strict else self._reply(request, FALLBACK, None)
+            reply.missed = True
         if limited is None and traffic is not None:
             reply.delivery = traffic.plan(spec)
             await traffic.settle(request, reply, matched.index if matched is not None else None)

@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
-
 from ..asgi import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
 from ..config.schema import Config, ConfigError, check_apis, load_config, parse_config_bytes
 from ..engine.catalog import Catalog
 from ..engine.engine import CONVERSATION_HEADER, Compiled, Engine, bounds_of, input_tokens
-from ..model import ErrorInfo, Refusal, Reply
+from ..model import ErrorInfo, Refusal, Reply, Request
 from ..providers import registry
 from ..providers.base import Adapter, InvalidRequest, SocketOpener, error_headers
 from ..store.base import StateUnavailable, Store
@@ -33,6 +32,10 @@ from .router import Router
 
 log = logging.getLogger("fakellm")
 
+# on_miss(adapter, scope, raw body, parsed request, send) answers a request no rule matched (a hybrid
+# server proxies it: record/hybrid.py) and returns the status it sent.
+MissHandler = Callable[[Adapter, dict[str, Any], bytes, Request, Send], Awaitable[int]]
+
 _CONV_HEADER = CONVERSATION_HEADER.encode()
 
 
@@ -42,12 +45,16 @@ class FakeLLMApp:
     `config_path` is what `POST /_fakellm/reload` re-reads; without one the app
     serves the config it was given until replaced over the admin API. `store`
     holds its state (a MemoryStore unless given). fakellm/app.py builds the whole
-    server, with the admin API and dashboard.
+    server, with the admin API and dashboard. `replay_speed` scales every wait the config sets
+    (2: twice as fast, 0: none); `on_miss`, when given, answers the requests no rule matched.
     """
 
     def __init__(self, config: Config, config_path: str | Path | None = None, *, watch: bool = False,
-                 store: Store | None = None, extensions: Sequence[Callable[[Router], None]] = ()):
+                 store: Store | None = None, extensions: Sequence[Callable[[Router], None]] = (),
+                 replay_speed: float = 1.0, on_miss: MissHandler | None = None):
         check_apis(config, registry.KNOWN_APIS)
+        self.replay_speed = replay_speed
+        self.on_miss = on_miss
         self.store: Store = store if store is not None else MemoryStore(bounds_of(config), registry.REDACTED_HEADERS)
         self.engine = Engine(config, self.store, self._traffic)
         self.config_path = Path(config_path) if config_path is not None else None
@@ -86,7 +93,8 @@ class FakeLLMApp:
             family = registry.family_of_api(api)
             return family.rate_limit_headers if family is not None else None
 
-        return TrafficPolicy(config, self.store, input_tokens, header_format, registry.AUTH_HEADERS)
+        return TrafficPolicy(config, self.store, input_tokens, header_format, registry.AUTH_HEADERS,
+                             self.replay_speed)
 
     # -- config
 
@@ -232,6 +240,9 @@ class FakeLLMApp:
         events: list[bytes] | None = None  # a stream's events, for the delivery layer
         try:
             reply, entry = await engine.handle(request, raw, adapter)
+            if reply.missed and self.on_miss is not None:
+                await self._answer_miss(adapter, scope, raw, request, send, reply, entry)
+                return
             if len(raw) > defaults.journal_body_bytes:
                 entry.body = {"_fakellm": f"request body of {len(raw)} bytes not kept in the journal "
                                           f"(defaults.journal_body_bytes: {defaults.journal_body_bytes})"}
@@ -289,6 +300,19 @@ class FakeLLMApp:
         except StateUnavailable as e:  # the answer is out; only its latency is lost
             self.state_alarm(e)
         self.metrics.observe(request.api, reply.rule, status, request.stream, elapsed)
+
+
+    async def _answer_miss(self, adapter: Adapter, scope: dict[str, Any], raw: bytes, request: Request, send: Send,
+                           reply: Reply, entry: Any) -> None:
+        """A request no rule matched, answered by `on_miss`; the journal says who answered it."""
+        assert self.on_miss is not None
+        started = time.perf_counter()
+        status = await self.on_miss(adapter, scope, raw, request, send)
+        entry.status, entry.content, entry.error = status, None, None
+        entry.notes = ("answered by the upstream (no rule matched)",)
+        reply.status, reply.error, reply.content, reply.tool_calls = status, None, None, []
+        entry = await self.engine.finish(reply, entry)
+        self.metrics.observe(request.api, None, status, request.stream, time.perf_counter() - started)
 
 
 class HeaderNames:

@@ -94,15 +94,20 @@ class Plan:
 
 
 class Plans:
-    """The plan of every `respond` item of a config, made once when the config loads."""
+    """The plan of every `respond` item of a config, made once when the config loads.
 
-    def __init__(self, config: Config):
+    `speed` is how fast the config's waits go by (`fakellm serve --replay-speed`): 2 halves every delay,
+    0 drops them all (chunk sizes and faults stay). It belongs to the server, not the config, so a
+    reloaded config is replayed at the same speed.
+    """
+
+    def __init__(self, config: Config, speed: float = 1.0):
         d = config.defaults
         # Its own random stream, so adding jitter never changes which `probability` rules fire.
         self.rng = random.Random(None if d.seed is None else f"fakellm-jitter-{d.seed}")
-        self.default = _plan(None, d, self.rng)
+        self.default = _plan(None, d, self.rng, speed)
         self._by_spec: dict[int, Plan | None] = {
-            id(spec): _plan(spec, d, self.rng) for rule in config.rules for spec in rule.respond
+            id(spec): _plan(spec, d, self.rng, speed) for rule in config.rules for spec in rule.respond
         }
         self._specs = [spec for rule in config.rules for spec in rule.respond]  # keeps the ids valid
         self.any = self.default is not None or any(plan is not None for plan in self._by_spec.values())
@@ -114,7 +119,7 @@ class Plans:
         return self._by_spec.get(id(spec), self.default)
 
 
-def _plan(spec: RespondSpec | None, d: DefaultsSpec, rng: random.Random) -> Plan | None:
+def _plan(spec: RespondSpec | None, d: DefaultsSpec, rng: random.Random, speed: float = 1.0) -> Plan | None:
     def pick(name: str) -> Any:
         value = getattr(spec, name) if spec is not None else None
         return value if value is not None else getattr(d, name)
@@ -131,6 +136,9 @@ def _plan(spec: RespondSpec | None, d: DefaultsSpec, rng: random.Random) -> Plan
     fault = _fault(spec.fault) if spec is not None and spec.fault is not None else None
     delay_s = (pick("delay_ms") or 0) / 1000
     ttft_s = (pick("ttft_ms") or 0) / 1000
+    if speed != 1.0:
+        scale = 1.0 / speed if speed > 0 else 0.0
+        delay_s, ttft_s, chunk_delay_s = delay_s * scale, ttft_s * scale, chunk_delay_s * scale
     if not (delay_s or ttft_s or chunk_delay_s or chunk_size or fault):
         return None
     return Plan(delay_s, ttft_s, chunk_delay_s, pick("jitter") or 0.0, chunk_size, fault, d.hang_limit_s, rng)

@@ -15,8 +15,8 @@ class TrafficPolicy:
     """`engine.Traffic` for one config."""
 
     def __init__(self, config: Config, store: Store, count_input: Callable[[Request], int],
-                 header_format: HeaderFormat, auth_headers: Sequence[str]):
-        self.plans = Plans(config)
+                 header_format: HeaderFormat, auth_headers: Sequence[str], speed: float = 1.0):
+        self.plans = Plans(config, speed)
         self.limits = Limits(config, store, count_input, header_format, auth_headers)
         self.active = self.plans.any or self.limits.active
 

@@ -611,6 +611,15 @@ def test_misspelled_when_cannot_match_everything():
             respond: {content: x}
     """)
     assert found == ["fakellm.yaml:3:5: rules[0] (kickoff): unknown key 'whne' in rule (did you mean 'when'?)"]
+    # At the key's own line and column, not the rule's first line, wherever the key stands.
+    found = problems("""
+        rules:
+          - name: kickoff
+            respond: {content: x}
+            when: {turn: 1}
+          - {name: flow, respond: {content: y}, whne: {turn: 2}}
+    """)
+    assert found == ["fakellm.yaml:5:41: rules[1] (flow): unknown key 'whne' in rule (did you mean 'when'?)"]
 
 
 def test_every_problem_at_once_sorted_by_position():

@@ -46,10 +46,8 @@ def lint(config: Config) -> list[Problem]:
     def warn(message: str, *path: object) -> None:
         # The deepest part of the path the text has a position for (a single respond mapping has no index),
         # at its key when it has one.
-        places = ((*path[:n - 1], ("key", path[n - 1])) for n in range(len(path), 0, -1)), \
-                 (path[:n] for n in range(len(path), 0, -1))
-        marks = [config.marks[p] for pair in zip(*places) for p in pair if p in config.marks]
-        line, col = marks[0] if marks else (None, None)
+        places = [place for n in range(len(path), 0, -1) for place in ((*path[:n - 1], ("key", path[n - 1])), path[:n])]
+        line, col = next((config.marks[p] for p in places if p in config.marks), (None, None))
         out.append(Problem(config.source, line, col, message))
 
     impossible: set[int] = set()  # rules already reported as never firing

@@ -15,6 +15,7 @@ import pytest
 from helpers import Served, free_port
 
 from fakellm.config.starter import starter_text
+from fakellm.providers import registry
 
 
 def fakellm(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -33,8 +34,15 @@ def ask(client: openai.OpenAI, text: str) -> str:
 def test_python_dash_m_help_and_version(tmp_path):
     r = fakellm("--help", cwd=tmp_path)
     assert r.returncode == 0
-    for command in ("init", "serve", "check"):
+    for command in ("init", "serve", "check", "schema"):
         assert command in r.stdout
+    # Every API family the server speaks is named, in the help and in the package's description.
+    description = (Path(__file__).parent.parent / "pyproject.toml").read_text().split("description = ", 1)[1]
+    description = description.split("\n", 1)[0]
+    for family in registry.FAMILIES:
+        assert family.name in " ".join(r.stdout.split()).lower(), family.name
+        assert family.name in description.lower(), family.name
+    assert "Azure OpenAI" in " ".join(r.stdout.split()) and "Azure OpenAI" in description
     r = fakellm("serve", "--help", cwd=tmp_path)
     assert r.returncode == 0 and "--config" in r.stdout and "--reload" in r.stdout and "127.0.0.1" in r.stdout
     r = fakellm("--version", cwd=tmp_path)
@@ -48,8 +56,9 @@ def test_init_writes_the_starter_and_refuses_to_overwrite(tmp_path):
     r = fakellm("init", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     written = (tmp_path / "fakellm.yaml").read_text()
-    assert written == starter_text()
-    assert "fakellm.yaml" in r.stdout
+    # The starter, under the line that names its schema for editors (tests/test_json_schema.py).
+    assert written == "# yaml-language-server: $schema=fakellm.schema.json\n" + starter_text()
+    assert "fakellm.yaml" in r.stdout and "fakellm.schema.json" in r.stdout
     # The starter shows every feature, with comments.
     for key in ("defaults:", "fallback:", "turns:", "messages_contain", "messages_match", "model_matches",
                 "tools_include", "turn:", "turn_in", "previous_message_role", "previous_message_contains",
@@ -65,7 +74,7 @@ def test_init_writes_the_starter_and_refuses_to_overwrite(tmp_path):
     assert (tmp_path / "fakellm.yaml").read_text() == "# my own rules\n"
 
     r = fakellm("init", "sub-config.yaml", cwd=tmp_path)
-    assert r.returncode == 0 and (tmp_path / "sub-config.yaml").read_text() == starter_text()
+    assert r.returncode == 0 and (tmp_path / "sub-config.yaml").read_text().endswith(starter_text())
     r = fakellm("check", "--config", "sub-config.yaml", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
 
@@ -128,9 +137,59 @@ def test_check_warns_about_rules_that_never_fire(tmp_path):
 def test_check_missing_file_and_bad_yaml(tmp_path):
     r = fakellm("check", cwd=tmp_path)
     assert r.returncode == 2 and "fakellm.yaml" in r.stderr and "not found" in r.stderr
+    assert "`fakellm init fakellm.yaml` writes a commented starter config there" in r.stderr
     (tmp_path / "broken.yaml").write_text("rules:\n  - name: [unclosed\n")
     r = fakellm("check", "--config", "broken.yaml", cwd=tmp_path)
-    assert r.returncode == 2 and "broken.yaml:3:1: invalid YAML" in r.stderr
+    # At the bracket left open, not at the end of the file where the parser noticed, with its context.
+    assert r.returncode == 2 and "broken.yaml:2:11: invalid YAML: while parsing a flow sequence (line 2, column 11): " \
+        "did not find expected ',' or ']' (line 3, column 1) (is a [ or { left open?)" in r.stderr
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("rules:\n  - name: a\n    when: {turn: 1,\n      messages_contain: x\n  - name: b\n",
+     "bad.yaml:3:11: invalid YAML: while parsing a flow mapping (line 3, column 11): "
+     "did not find expected ',' or '}' (line 5, column 9) (is a [ or { left open?)"),
+    ('rules:\n  - respond: {content: "never closed}\n  - name: b\n',
+     "bad.yaml:2:24: invalid YAML: while scanning a quoted scalar (line 2, column 24): "
+     "found unexpected end of stream (line 4, column 1) (is a quote left open?)"),
+    ("rules:\n  - name: a\n    respond:\n      content: x\n    when\n",
+     "bad.yaml:5:5: invalid YAML: while scanning a simple key (line 5, column 5): could not find expected ':'"),
+    # A block's mistake is where the parser stopped; the context names where the block began.
+    ("rules:\n  - name: a\n   when: {}\n",
+     "bad.yaml:3:4: invalid YAML: while parsing a block collection (line 2, column 3): did not find expected '-' "
+     "indicator"),
+])
+def test_yaml_syntax_errors_keep_the_parsers_context_at_the_real_line(tmp_path, text, expected):
+    (tmp_path / "bad.yaml").write_text(text)
+    r = fakellm("check", "--config", "bad.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and expected in r.stderr, r.stderr
+
+
+def test_check_warnings_carry_file_line_col_and_duplicate_names_are_reported(tmp_path):
+    (tmp_path / "fakellm.yaml").write_text(
+        "rules:\n"
+        "  - name: greet\n"
+        "    when: {messages_contain: hello}\n"
+        "    respond: {content: hi}\n"
+        "  - name: odd\n"
+        "    when: {turn: 5, turn_in: [1, 2]}\n"
+        "    respond: {content: never}\n"
+        "  - name: greet\n"
+        "    when: {messages_contain: bye}\n"
+        "    respond:\n"
+        "      - content: a\n"
+        "      - {content: b, error: ignored}\n"
+    )
+    r = fakellm("check", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    # Each at the key it is about, in the order of the file.
+    assert r.stderr.splitlines() == [
+        "fakellm.yaml:6:5: warning: rule 'odd' can never fire: turn 5 is outside turn_in [1, 2]",
+        "fakellm.yaml:8:5: warning: rule name 'greet' is used twice (rules[0], line 2 and rules[2]): the journal, "
+        "the stats and assert_called(rule=...) cannot tell them apart",
+        "fakellm.yaml:12:22: warning: rule 'greet' respond[1]: `error` is only sent with a status >= 400",
+    ]
+    assert "3 warning" in r.stdout
 
 
 # --------------------------------------------------------------------------- serve
@@ -176,8 +235,34 @@ def test_serve_binds_127_0_0_1_by_default(tmp_path):
 def test_serve_missing_config_file_is_a_clear_error(tmp_path):
     r = fakellm("serve", "--port", str(free_port()), "--config", "nope.yaml", cwd=tmp_path, timeout=30)
     assert r.returncode == 2
-    assert "nope.yaml" in r.stderr and "not found" in r.stderr
-    assert "Traceback" not in r.stderr
+    assert r.stderr.strip() == ("fakellm: config file nope.yaml not found. `fakellm init nope.yaml` writes a "
+                                "commented starter config there (or leave out --config to serve the built-in one).")
+    assert not (tmp_path / "nope.yaml").exists()
+
+
+def test_serve_on_a_busy_port_says_how_to_pick_another(tmp_path):
+    with Served(cwd=tmp_path) as server:
+        for extra in ([], ["--workers", "2", "--state", "memory"]):
+            r = fakellm("serve", "--port", str(server.port), *extra, cwd=tmp_path, timeout=30)
+            assert r.returncode == 1, extra
+            assert r.stderr.strip().splitlines()[-1] == \
+                f"fakellm: port {server.port} is in use; pass --port N (or 0 for a free one)", r.stderr
+            assert "Traceback" not in r.stderr
+        assert ask(server.openai(), "hello")  # the server already there keeps serving
+
+
+def test_serve_says_how_to_stop_and_prints_a_curl_that_works(tmp_path):
+    with Served(cwd=tmp_path) as server:
+        out = "".join(server.output)
+        lines = out.splitlines()
+        assert lines[-2:] == ["Press Ctrl+C to stop.", f"fakellm ready on {server.url}"]
+        [curl] = [line.strip() for line in lines if line.strip().startswith("curl ")]
+        # Run what it says (as curl would send it) against the starter config it is printed for.
+        url = curl.split()[2]
+        body = curl.split(" -d ", 1)[1].strip("'")
+        assert url == f"{server.url}/v1/chat/completions"
+        reply = httpx.post(url, content=body, headers={"content-type": "application/json"}).json()
+        assert reply["choices"][0]["message"]["content"] == "Hi there! This is a mock response from fakellm."
 
 
 def test_serve_invalid_config_lists_the_problems(tmp_path):

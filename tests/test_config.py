@@ -567,7 +567,8 @@ def test_python_dict_config_accepts_tuples():
 # --------------------------------------------------------------------------- config problems
 
 
-@pytest.mark.parametrize("text,expected", [
+# Bad configs and what `fakellm check` says about each (tests/test_json_schema.py holds the schema to them).
+UNKNOWN_KEYS = [
     ("rulez: []\n", "fakellm.yaml:1:1: config: unknown key 'rulez' in top level (did you mean 'rules'?)"),
     ("defaults:\n  fallbak: error\n",
      "fakellm.yaml:2:3: defaults: unknown key 'fallbak' in defaults (did you mean 'fallback'?)"),
@@ -586,7 +587,10 @@ def test_python_dict_config_accepts_tuples():
      "unknown key 'mesage' in error (did you mean 'message'?)"),
     ("rules:\n  - respond:\n      usage: {input_token: 3}\n",
      "fakellm.yaml:3:15: rules[0].respond.usage: unknown key 'input_token' in usage (did you mean 'input_tokens'?)"),
-])
+]
+
+
+@pytest.mark.parametrize("text,expected", UNKNOWN_KEYS)
 def test_unknown_keys_at_every_level(text, expected):
     found = problems(text)
     assert any(expected in p for p in found), found
@@ -607,6 +611,15 @@ def test_misspelled_when_cannot_match_everything():
             respond: {content: x}
     """)
     assert found == ["fakellm.yaml:3:5: rules[0] (kickoff): unknown key 'whne' in rule (did you mean 'when'?)"]
+    # At the key's own line and column, not the rule's first line, wherever the key stands.
+    found = problems("""
+        rules:
+          - name: kickoff
+            respond: {content: x}
+            when: {turn: 1}
+          - {name: flow, respond: {content: y}, whne: {turn: 2}}
+    """)
+    assert found == ["fakellm.yaml:5:41: rules[1] (flow): unknown key 'whne' in rule (did you mean 'when'?)"]
 
 
 def test_every_problem_at_once_sorted_by_position():
@@ -635,7 +648,7 @@ def test_every_problem_at_once_sorted_by_position():
     assert "rules[1] (b).respond.headers: expected a mapping, got a list" in joined
 
 
-@pytest.mark.parametrize("text,needle", [
+WRONG_VALUES = [
     ("rules: [{when: {turn: true}}]", "rules[0].when.turn: expected an integer, got a boolean (True)"),
     ("rules: [{when: {turn: '2'}}]", "rules[0].when.turn: expected an integer, got a string ('2')"),
     ("rules: [{when: {turn: 2.5}}]", "rules[0].when.turn: expected an integer"),
@@ -677,8 +690,11 @@ def test_every_problem_at_once_sorted_by_position():
     ("defaults: {fallback: echo}", "defaults.fallback: must be 'deterministic_echo' or 'error'"),
     ("- just\n- a list\n", "the config must be a mapping, not a list"),
     ("rules: [{name: a, name: b}]", "duplicate key 'name'"),
-    ("rules:\n  - name: [unclosed\n", "fakellm.yaml:3:1: invalid YAML"),
-])
+    ("rules:\n  - name: [unclosed\n", "fakellm.yaml:2:11: invalid YAML: while parsing a flow sequence (line 2, column 11)"),
+]
+
+
+@pytest.mark.parametrize("text,needle", WRONG_VALUES)
 def test_wrong_types_and_values(text, needle):
     found = problems(text)
     assert any(needle in p for p in found), found

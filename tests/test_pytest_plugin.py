@@ -115,13 +115,20 @@ def test_environment_variables_are_set_for_the_test_only(pytester, monkeypatch):
     pytester.makepyfile('''
         import os
 
+        import ollama
+
         NAMES = ["OPENAI_BASE_URL", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY",
-                 "GOOGLE_GEMINI_BASE_URL", "GEMINI_API_KEY"]
+                 "GOOGLE_GEMINI_BASE_URL", "GEMINI_API_KEY", "OLLAMA_HOST"]
 
         def test_with_fixture(fakellm):
             assert os.environ["OPENAI_BASE_URL"] == fakellm.url + "/v1"
             assert os.environ["ANTHROPIC_BASE_URL"] == fakellm.url
             assert os.environ["GOOGLE_GEMINI_BASE_URL"] == fakellm.url
+            assert os.environ["OLLAMA_HOST"] == fakellm.ollama_host == fakellm.url
+            # A client built without a host finds the server.
+            reply = ollama.Client().chat(model="llama3.2", messages=[{"role": "user", "content": "hi"}])
+            assert reply.message.content.startswith("[mock response for llama3.2")
+            assert fakellm.requests[-1].api == "ollama.chat"
             assert fakellm.url.startswith("http://127.0.0.1:")
             assert all(os.environ.get(name) for name in NAMES)
 

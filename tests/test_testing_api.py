@@ -258,6 +258,21 @@ def test_environ_points_clients_built_without_arguments_at_the_server(monkeypatc
             model="claude-test-model", max_tokens=20, messages=[{"role": "user", "content": "q"}]).content[0].text == "env works"
 
 
+def test_ollama_host_and_environment(monkeypatch):
+    import ollama
+
+    with FakeLLM(rules=[{"name": "o", "when": {"api": "ollama"}, "respond": {"content": "hi from ollama"}}]) as llm:
+        assert llm.ollama_host == llm.url
+        client = ollama.Client(host=llm.ollama_host)
+        assert client.chat(model="llama3.2", messages=[{"role": "user", "content": "q"}]).message.content == \
+            "hi from ollama"
+        assert llm.environ()["OLLAMA_HOST"] == llm.url
+        for name, value in llm.environ().items():
+            monkeypatch.setenv(name, value)
+        assert ollama.Client().generate(model="llama3.2", prompt="q").response == "hi from ollama"
+        assert [r.rule for r in llm.requests] == ["o", "o"]
+
+
 def test_gemini_base_url_and_environment(monkeypatch):
     from google import genai
     from google.genai import types

@@ -1,4 +1,4 @@
-"""Command line: fakellm init | serve | check | record."""
+"""Command line: fakellm init | serve | check | schema | record."""
 
 from __future__ import annotations
 
@@ -11,31 +11,70 @@ import click
 from . import __version__
 
 DEFAULT_CONFIG = "fakellm.yaml"
+# Written by `fakellm init` next to the config, which names it in its first line (editors read it offline).
+SCHEMA_FILE = "fakellm.schema.json"
 STATE_ENV = "FAKELLM_STATE"  # the same variable the pytest plugin reads
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fakellm")
 def main() -> None:
-    """fakellm: a mock LLM API server for tests (OpenAI and Anthropic wire formats)."""
+    """fakellm: a mock LLM API server for tests, driven by YAML rules. It speaks the wire formats of
+    OpenAI (chat, Responses, completions, embeddings, Azure OpenAI), Anthropic, Gemini and Ollama."""
 
 
 @main.command()
 @click.argument("path", default=DEFAULT_CONFIG, type=click.Path(dir_okay=False, path_type=Path))
 def init(path: Path) -> None:
-    """Write a commented starter config to PATH (default: fakellm.yaml)."""
+    """Write a commented starter config to PATH (default: fakellm.yaml), and its JSON Schema beside it.
+
+    The config's first line names the schema (fakellm.schema.json, in the same folder) for editors that
+    use the YAML language server (VS Code's YAML extension, Neovim, Helix...): they complete and check
+    rules as you type, offline. `fakellm schema -o` writes the schema again after an upgrade."""
     from .config.starter import starter_text
 
     if path.exists():
         click.echo(f"{path} already exists; not overwriting it. Remove it or pass another path.", err=True)
         sys.exit(1)
+    schema_path = path.parent / SCHEMA_FILE
     try:
-        path.write_text(starter_text(), encoding="utf-8")
+        path.write_text(f"# yaml-language-server: $schema={SCHEMA_FILE}\n" + starter_text(), encoding="utf-8")
+        schema_path.write_text(_schema_text(), encoding="utf-8")
     except OSError as e:
-        click.echo(f"cannot write {path}: {e}", err=True)
+        click.echo(f"cannot write {e.filename or path}: {e.strerror or e}", err=True)
         sys.exit(1)
-    click.echo(f"Created {path}. Check it with `fakellm check --config {path}`, "
-               f"serve it with `fakellm serve --config {path}`.")
+    click.echo(f"Created {path} (and {schema_path}, its schema for editors). Check it with "
+               f"`fakellm check --config {path}`, serve it with `fakellm serve --config {path}`.")
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the schema to this file instead of printing it.")
+def schema(output: Path | None) -> None:
+    """Print the config's JSON Schema (draft 7), for editors and other tools.
+
+    Generated from the models `fakellm check` validates with; `when.api` lists the APIs this
+    version serves. A few checks are beyond JSON Schema (a regex or template that does not compile,
+    turn_in low above high...): `fakellm check` still makes them."""
+    text = _schema_text()
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as e:
+        click.echo(f"cannot write {output}: {e.strerror or e}", err=True)
+        sys.exit(1)
+    click.echo(f"Wrote {output}.")
+
+
+def _schema_text() -> str:
+    import json
+
+    from .config.json_schema import config_json_schema
+    from .providers import registry
+
+    return json.dumps(config_json_schema(registry.KNOWN_APIS), indent=2) + "\n"
 
 
 def _load(config: Path | None):
@@ -51,6 +90,7 @@ def _load(config: Path | None):
         click.echo(f"No {DEFAULT_CONFIG} here and no --config given: serving the {STARTER_NAME} "
                    f"(`fakellm init` writes it to a file you can edit).", err=True)
         return starter_config(), None
+    _require_file(path, "or leave out --config to serve the built-in one")
     try:
         cfg = load_config(path)
         check_apis(cfg, registry.KNOWN_APIS)
@@ -59,6 +99,16 @@ def _load(config: Path | None):
         click.echo(f"fakellm: {path} has {len(e.problems)} problem(s):", err=True)
         for problem in e.problems:
             click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+
+
+def _require_file(path: Path, otherwise: str) -> None:
+    """A config named but missing: say how to get one (exit 2, like any config problem)."""
+    import shlex
+
+    if not path.exists():
+        click.echo(f"fakellm: config file {path} not found. `fakellm init {shlex.quote(str(path))}` writes a "
+                   f"commented starter config there ({otherwise}).", err=True)
         sys.exit(2)
 
 
@@ -133,21 +183,21 @@ def serve(host: str, port: int, config: Path | None, reload: bool, admin_token: 
     def banner(server: serving.FakeLLMServer) -> None:  # runs in the server's loop: names the one running
         _print_banner(cfg, path, server.address(), admin_token, reload, serving.running_loop_name(), workers, store)
 
+    try:  # bound here, for one worker too: a busy port is a message, not uvicorn's log line
+        sock = serving.listening_socket(host, port)
+    except OSError as e:
+        click.echo(_cannot_listen(host, port, e), err=True)
+        sys.exit(1)
+
     if workers == 1:
         app = build_app(cfg, path, watch=reload, admin_token=admin_token, store=store, replay_speed=replay_speed,
                         on_miss=hybrid.on_miss if hybrid is not None else None)
         if hybrid is not None:
             hybrid.attach(app)
-        serving.FakeLLMServer(serving.uvicorn_config(app, host, port, loop), app, on_ready=banner).run()
+        serving.FakeLLMServer(serving.uvicorn_config(app, host, port, loop), app, on_ready=banner).run(sockets=[sock])
         return
 
     from .workers import Workers
-
-    try:
-        sock = serving.listening_socket(host, port)
-    except OSError as e:
-        click.echo(f"fakellm: cannot listen on {host}:{port}: {e}", err=True)
-        sys.exit(1)
 
     def serve_one(shared: object, ready: Callable[[], None]) -> int:
         # In the worker: its own app and store (connections are not shared across processes).
@@ -201,6 +251,15 @@ def _hybrid(config: Path | None, upstream: str, record_to: Path | None):
     return served, path, hybrid
 
 
+def _cannot_listen(host: str, port: int, error: OSError) -> str:
+    import errno
+
+    if error.errno == errno.EADDRINUSE:
+        where = "" if host == "127.0.0.1" else f" on {host}"
+        return f"fakellm: port {port}{where} is in use; pass --port N (or 0 for a free one)"
+    return f"fakellm: cannot listen on {host}:{port}: {error.strerror or error}"
+
+
 NEEDS_STATE = """\
 --workers {workers} needs to know where the workers keep their state.
   To have them answer as one mock (sequences, `times`, rate limits, the journal shared), start Redis
@@ -237,9 +296,18 @@ def _print_banner(cfg, path: Path | None, address: tuple[str, int], admin_token:
         + f"\n  {'Dashboard:':<20}{base}/_fakellm"
         + f"\n  {'Admin API:':<20}"
         + ("token required" if admin_token else "no token: answers requests addressed to loopback or to this address")
+        + f"\nTry it{' (the starter config answers hello with a greeting)' if path is None else ''}:"
+        + f"\n  {_example_curl(base)}"
+        + "\nPress Ctrl+C to stop."
         + f"\nfakellm ready on {base}",
     )
     sys.stdout.flush()
+
+
+def _example_curl(base: str) -> str:
+    """One request anyone can paste: the OpenAI chat wire format, which the starter's greeting rule answers."""
+    body = '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}'
+    return f"curl -s {base}/v1/chat/completions -H 'content-type: application/json' -d '{body}'"
 
 
 def _loop_name(choice: str) -> str:
@@ -299,9 +367,10 @@ def _exposed_warning(address: str, port: int) -> str:
 def check(config: Path) -> None:
     """Validate a config: exit 0 when it is valid, 2 with every problem when not."""
     from .config.lint import lint
-    from .config.schema import ConfigError, check_apis, load_config
+    from .config.schema import ConfigError, Problem, check_apis, load_config
     from .providers import registry
 
+    _require_file(config, "then edit it and check it again")
     try:
         cfg = load_config(config)
         check_apis(cfg, registry.KNOWN_APIS)
@@ -311,8 +380,8 @@ def check(config: Path) -> None:
             click.echo(str(problem), err=True)
         sys.exit(2)
     warnings = lint(cfg)
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+    for warning in warnings:  # file:line:col: warning: ..., as compilers write them (editors link the place)
+        click.echo(str(Problem(warning.source, warning.line, warning.col, f"warning: {warning.message}")), err=True)
     click.echo(f"{config}: ok ({len(cfg.rules)} rule(s)" + (f", {len(warnings)} warning(s))" if warnings else ")"))
 
 

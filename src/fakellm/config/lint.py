@@ -1,4 +1,5 @@
-"""Warnings for configs that are valid but cannot do what they say (`fakellm check`)."""
+"""Warnings for configs that are valid but cannot do what they say (`fakellm check`), each at the
+line and column of what it is about (when the config came from text)."""
 
 from __future__ import annotations
 
@@ -42,8 +43,12 @@ def lint(config: Config) -> list[Problem]:
     out: list[Problem] = []
     rules = config.rules
 
-    def warn(message: str) -> None:
-        out.append(Problem(config.source, None, None, message))
+    def warn(message: str, *path: object) -> None:
+        # The deepest part of the path the text has a position for (a single respond mapping has no index),
+        # at its key when it has one.
+        places = [place for n in range(len(path), 0, -1) for place in ((*path[:n - 1], ("key", path[n - 1])), path[:n])]
+        line, col = next((config.marks[p] for p in places if p in config.marks), (None, None))
+        out.append(Problem(config.source, line, col, message))
 
     impossible: set[int] = set()  # rules already reported as never firing
 
@@ -51,17 +56,18 @@ def lint(config: Config) -> list[Problem]:
         when = rule.when
         low, high = _turns(rule)
         if low > high:
-            warn(f"rule {_name(rule, i)} can never fire: turn {when.turn} is outside turn_in {when.turn_in}")
+            warn(f"rule {_name(rule, i)} can never fire: turn {when.turn} is outside turn_in {when.turn_in}",
+                 "rules", i, "when")
             continue
         if when is not None and when.api in _SINGLE_SHOT_APIS:
             if when.tools_include is not None:
                 warn(f"rule {_name(rule, i)} can never fire: {when.api} requests offer no tools "
-                     f"(tools_include {when.tools_include!r})")
+                     f"(tools_include {when.tools_include!r})", "rules", i, "when")
                 impossible.add(i)
                 continue
             if config.defaults.turns == "messages" and low > 1:
                 warn(f"rule {_name(rule, i)} can never fire: {when.api} requests carry no chat history, "
-                     f"so they are always turn 1")
+                     f"so they are always turn 1", "rules", i, "when")
                 impossible.add(i)
                 continue
             if config.defaults.turns == "messages":
@@ -69,15 +75,29 @@ def lint(config: Config) -> list[Problem]:
         if when is not None and config.defaults.turns == "messages" and high == 1:
             if when.previous_message_role in ("assistant", "tool"):
                 warn(f"rule {_name(rule, i)} can never fire: on turn 1 no {when.previous_message_role} "
-                     f"message comes before the last one (turn = 1 + assistant messages)")
+                     f"message comes before the last one (turn = 1 + assistant messages)", "rules", i, "when")
                 impossible.add(i)
             elif when.tool_result_contains is not None:
                 warn(f"rule {_name(rule, i)} contradicts itself: it waits for a tool result on turn 1, but a "
                      f"turn-1 request carries none (turn = 1 + assistant messages); it could only match a "
-                     f"tool result left over from an earlier run of the same conversation")
+                     f"tool result left over from an earlier run of the same conversation", "rules", i, "when")
         for k, respond in enumerate(rule.respond):
             if respond.error is not None and respond.status < 400:
-                warn(f"rule {_name(rule, i)} respond[{k}]: `error` is only sent with a status >= 400")
+                warn(f"rule {_name(rule, i)} respond[{k}]: `error` is only sent with a status >= 400",
+                     "rules", i, "respond", k, "error")
+
+    first_named: dict[str, int] = {}
+    for i, rule in enumerate(rules):
+        if rule.name is None:
+            continue
+        if rule.name in first_named:
+            first = first_named[rule.name]
+            where = config.marks.get(("rules", first, "name"))
+            warn(f"rule name {rule.name!r} is used twice (rules[{first}]{f', line {where[0]}' if where else ''} and "
+                 f"rules[{i}]): the journal, the stats and assert_called(rule=...) cannot tell them apart",
+                 "rules", i, "name")
+        else:
+            first_named[rule.name] = i
 
     hiders = _Hiders()
     for j, later in enumerate(rules):
@@ -88,11 +108,11 @@ def lint(config: Config) -> list[Problem]:
         i = hiders.first_hiding(conds, low, high)
         if i is not None:
             warn(f"rule {_name(later, j)} can never fire: rule {_name(rules[i], i)} comes first "
-                 f"and matches everything it matches")
+                 f"and matches everything it matches", "rules", j)
         chancy = later.probability is not None and later.probability < 1
         if later.times is None and not chancy:  # a limited or sometimes-skipped rule hides nothing
             hiders.add(j, conds, low, high)
-    return out
+    return sorted(out, key=lambda p: (p.line or 0, p.col or 0))
 
 
 class _Hiders:

@@ -177,16 +177,44 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, tuple[int, int]]
         if problems:
             raise ConfigError(problems)
         data = loader.construct_document(node)
+    except _Refused as e:
+        mark = e.problem_mark
+        raise ConfigError([Problem(source, mark.line + 1, mark.column + 1, e.problem)]) from None
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        prefix = "" if isinstance(e, _Refused) else "invalid YAML: "
-        raise ConfigError([Problem(source, line, col, f"{prefix}{e.problem or e.context}")]) from None
+        raise ConfigError([_syntax_problem(e, source)]) from None
     except yaml.YAMLError as e:
         raise ConfigError([Problem(source, None, None, f"invalid YAML: {e}")]) from None
     finally:
         loader.dispose()
     return data, marks
+
+
+# Contexts that start where the mistake is (a bracket or quote left open, a key without its colon): the
+# parser notices only later, often at the end of the file, so the problem is shown at the context's start.
+_OPENERS = ("while parsing a flow sequence", "while parsing a flow mapping", "while scanning a quoted scalar",
+            "while scanning a simple key")
+
+
+def _syntax_problem(e: yaml.MarkedYAMLError, source: str) -> Problem:
+    """The parser's own words, with its context ("while parsing a flow mapping (line 3, column 11): did
+    not find expected ',' or '}' (line 5, column 1)"), placed at the line the mistake is on."""
+    problem, context = e.problem or e.context, e.context if e.problem else None
+    at, context_at = e.problem_mark, e.context_mark if e.problem else None
+    same_place = at is not None and context_at is not None and _where(at) == _where(context_at)
+    text = f"{problem} ({_where(at)})" if context and at is not None and not same_place else str(problem)
+    if context:
+        text = f"{context}{f' ({_where(context_at)})' if context_at is not None else ''}: {text}"
+    place = context_at if context and context_at is not None and context.startswith(_OPENERS) else at or context_at
+    if context and context.startswith(_OPENERS[:2]):
+        text += " (is a [ or { left open?)"
+    elif context and context.startswith("while scanning a quoted scalar"):
+        text += " (is a quote left open?)"
+    line, col = (place.line + 1, place.column + 1) if place is not None else (None, None)
+    return Problem(source, line, col, f"invalid YAML: {text}")
+
+
+def _where(mark: Any) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"
 
 
 def _collect_marks(loader: Any, node: Any, path: tuple, marks: dict, problems: list[Problem], source: str) -> None:

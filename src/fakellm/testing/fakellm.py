@@ -394,6 +394,11 @@ class FakeLLM:
         return self.url
 
     @property
+    def ollama_host(self) -> str:
+        """For `ollama.Client(host=...)`: the root (the client adds `/api/...`)."""
+        return self.url
+
+    @property
     def admin_headers(self) -> dict[str, str]:
         """The headers an HTTP call to the admin API needs: the bearer token, or none without one."""
         return {"Authorization": f"Bearer {self._admin_token}"} if self._admin_token is not None else {}

@@ -85,8 +85,10 @@ def fakellm(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, _fa
 
     Rules come from `@pytest.mark.fakellm(rules=[...])` or `(config="x.yaml")`,
     else from `--fakellm-config` / the `fakellm_config` ini option, else none
-    (every request gets the deterministic echo). The OpenAI, Anthropic and
-    Gemini SDK environment variables point at the server for this test.
+    (every request gets the deterministic echo). The OpenAI, Anthropic,
+    Gemini and Ollama SDK environment variables (OPENAI_BASE_URL,
+    ANTHROPIC_BASE_URL, GOOGLE_GEMINI_BASE_URL, OLLAMA_HOST, and API keys)
+    point at the server for this test.
     """
     llm = _fakellm_session
     strict = _strict(request)

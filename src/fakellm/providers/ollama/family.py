@@ -12,5 +12,7 @@ FAMILY = Family(
     owns_path=routes.belongs_to_ollama,
     error=lambda status, message, request_id: routes.error(status, message),
     base_path="",
+    # The ollama Python and JavaScript clients read it when built without a host.
+    sdk_environ=lambda root: {"OLLAMA_HOST": root},
     base_url_label="Ollama host",
 )

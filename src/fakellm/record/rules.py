@@ -31,7 +31,7 @@ def rules_of(exchanges: list[Exchange], scrubber: Scrubber) -> list[dict[str, An
     rules: list[dict[str, Any]] = []
     rule_of: list[int] = []  # exchange -> its rule's position in `rules`
     by_when: dict[str, int] = {}
-    for ex, when in zip(exchanges, whens):
+    for ex, when in zip(exchanges, whens, strict=True):
         key = repr(sorted(when.items()))
         respond = scrubber.data(_respond(ex))
         if key not in by_when:
@@ -139,7 +139,7 @@ def _unshadowed(rules: list[dict[str, Any]], rule_of: list[int], exchanges: list
         compiled = compile_rules(config_from_data({"rules": [{"when": rules[i]["when"],
                                                              "respond": [{"content": ""}]} for i in order]}))
         moved = False
-        for ex, own in zip(exchanges, rule_of):
+        for ex, own in zip(exchanges, rule_of, strict=True):
             ctx = MatchContext(ex.request, ex.turn)
             first = next((k for k, rule in enumerate(compiled) if rule.matches(ctx)), None)
             mine = order.index(own)

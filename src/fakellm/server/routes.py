@@ -93,7 +93,8 @@ async def no_route(scope: dict[str, Any], receive: Receive, send: Send, allowed:
     body = family.error(404, f"Unknown path {method} {path}. fakellm serves OpenAI under /v1 "
                              f"(e.g. POST /v1/chat/completions), Anthropic at POST /v1/messages, "
                              f"Gemini under /v1beta and /v1 (POST .../models/{{model}}:generateContent), "
-                             f"Vertex AI under /v1/projects and /v1beta1/projects, Ollama under /api (POST /api/chat), and its admin API under /_fakellm.", request_id)
+                             f"Vertex AI under /v1/projects and /v1beta1/projects, Bedrock under /model, "
+                             f"Ollama under /api (POST /api/chat), and its admin API under /_fakellm.", request_id)
     await send_response(send, 404, body, JSON, headers)
 
 

@@ -1,4 +1,4 @@
-"""Write tests/constraints.txt: the exact version of every package `pip install -e '.[test]'` brings in.
+"""Write tests/constraints.txt: the exact version of every package `pip install -e '.[test,docs]'` brings in.
 
 Run it after installing the test dependencies (or upgrading one on purpose); `scripts/test`
 installs with these constraints, so a new release of a framework or SDK cannot change CI
@@ -45,7 +45,7 @@ def closure(root: str, extras: set[str]) -> dict[str, str]:
 
 
 def main() -> None:
-    pins = closure("fakellm", {"test", "accurate"})
+    pins = closure("fakellm", {"test", "accurate", "docs"})
     lines = [f"{name}=={version}" for name, version in sorted(pins.items())]
     header = ("# Exact versions for the test dependencies (scripts/test installs with -c this file).\n"
               "# Regenerate with: python3 scripts/freeze_test_constraints.py\n")

@@ -20,7 +20,8 @@ STATE_ENV = "FAKELLM_STATE"  # the same variable the pytest plugin reads
 @click.version_option(__version__, prog_name="fakellm")
 def main() -> None:
     """fakellm: a mock LLM API server for tests, driven by YAML rules. It speaks the wire formats of
-    OpenAI (chat, Responses, completions, embeddings, Azure OpenAI), Anthropic, Gemini and Ollama."""
+    OpenAI (chat, Responses, completions, embeddings, Azure OpenAI, Realtime over WebSocket),
+    Anthropic, Gemini, Google Vertex AI (Gemini and Claude), Ollama and AWS Bedrock (Converse, InvokeModel)."""
 
 
 @main.command()

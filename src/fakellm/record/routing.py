@@ -41,6 +41,9 @@ class LLMRoutes:
     def model_listing(self, list_path: str, get_path: str) -> None:
         """Forwarded but not recorded."""
 
+    def socket(self, path: str, opener: Any) -> None:
+        """WebSocket endpoints (the Realtime API) are neither proxied nor recorded: the proxy speaks HTTP."""
+
     def find(self, scope: dict[str, Any]) -> tuple[Adapter, dict[str, str]] | None:
         """The adapter for this request and the params it parses with, or None (not an LLM call)."""
         found, params, _ = self.router.find(scope["method"], scope["path"])

@@ -158,9 +158,16 @@ async function startFakeLLM(options = {}) {
       OPENAI_API_KEY: "sk-fakellm",
       ANTHROPIC_BASE_URL: url,
       ANTHROPIC_API_KEY: "sk-ant-fakellm",
+      GOOGLE_VERTEX_BASE_URL: url,
+      ANTHROPIC_VERTEX_BASE_URL: `${url}/v1`,
       GOOGLE_GEMINI_BASE_URL: url,
       GEMINI_API_KEY: "fakellm",
       OLLAMA_HOST: url,
+      AWS_ENDPOINT_URL_BEDROCK_RUNTIME: url,
+      ANTHROPIC_BEDROCK_BASE_URL: url,
+      AWS_ACCESS_KEY_ID: "AKIDFAKELLM",
+      AWS_SECRET_ACCESS_KEY: "fakellm",
+      AWS_REGION: "us-east-1",
     }),
     /** The request journal, oldest first; `filter` narrows it by rule ("none": misses), conversation or api. */
     async requests(filter = {}) {

@@ -79,7 +79,7 @@ test("a bad config fails to start with each problem, its line and the exit code"
     return true;
   });
   await assert.rejects(startFakeLLM({ rules: [{ respond: { content: "x", bogus: 1 } }] }), /bogus/);
-  await assert.rejects(startFakeLLM({ configFile: "missing.yaml", cwd: dir }), /config file not found/);
+  await assert.rejects(startFakeLLM({ configFile: "missing.yaml", cwd: dir }), /config file .*missing\.yaml not found/);
 });
 
 test("bad options are a TypeError that names the options", async () => {

@@ -457,3 +457,20 @@ def test_fakellm_serve_speaks_websocket_and_admin_access_does_not_apply(tmp_path
                                      extra_headers={"Origin": "http://elsewhere.example"}) as conn:
             conn.recv()
             assert text_of(ask(conn, "anything")) == "served over a socket"
+
+
+def test_a_socket_keeps_at_most_max_items(client, llm, monkeypatch):
+    from fakellm.providers.openai.realtime import session
+
+    monkeypatch.setattr(session, "MAX_ITEMS", 5)
+    with client.realtime.connect(model="gpt-realtime") as conn:
+        until(conn, "session.created")
+        for i in range(8):
+            conn.conversation.item.create(item=user(f"note {i}"))
+            done = until(conn, "conversation.item.done")[-1]
+            assert done.item.content[0].text == f"note {i}"
+        conn.response.create()
+        until(conn, "response.done")
+    # The engine saw only the newest five items: notes 3 to 7.
+    request = llm.requests[-1].request
+    assert "note 2" not in str(request) and "note 3" in str(request) and "note 7" in str(request), request

@@ -32,6 +32,10 @@ _AUDIO_EVENTS = frozenset({"input_audio_buffer.append", "input_audio_buffer.comm
                            "output_audio_buffer.clear", "conversation.item.truncate"})
 _SUPPORTED = ", ".join(f"'{name}'" for name in CLIENT_EVENTS)
 
+# A socket's conversation keeps its newest items up to this many; older ones drop out, as the real API
+# truncates a conversation that outgrows its context (a long-lived socket must not grow without end).
+MAX_ITEMS = 4096
+
 
 class RealtimeSession:
     """`SocketSession` for the OpenAI Realtime API (GA events, or the beta's with `beta`)."""
@@ -131,6 +135,10 @@ class RealtimeSession:
         else:
             at = 1 + self._index_of(event, "previous_item_id")
         self.items.insert(at, item)
+        if len(self.items) > MAX_ITEMS:  # the oldest other than the one just added drops out
+            oldest = 1 if at == 0 else 0
+            del self.items[oldest]
+            at -= oldest < at
         where = {"previous_item_id": self.items[at - 1]["id"] if at else None, "item": item}
         return self._send(self.events("conversation.item.added", **where), self.events("conversation.item.done", **where))
 
@@ -238,6 +246,7 @@ class RealtimeSession:
     def keep(self, output: list[dict[str, Any]]) -> None:
         """A response's output joins the conversation."""
         self.items.extend(output)
+        del self.items[:-MAX_ITEMS]
 
     # -- helpers
 

@@ -4,15 +4,12 @@ bedrock-runtime service model is the reference for fields, types and events)."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, ErrorInfo, Message, Reply, Request, ToolCall, ToolChoice
+from ...model import LENGTH, STOP, STOP_SEQUENCE, TOOL_CALLS, Message, Reply, Request, ToolCall, ToolChoice
 from ..anthropic.messages import signature, thinking_config
 from ..base import InvalidRequest, MessageParts, arguments_object, arguments_text, dumps, split_json, text_pieces
 from . import errors, eventstream
-
-if TYPE_CHECKING:
-    from ...traffic.delivery import Answered
 
 STOP_REASONS = {
     STOP: "end_turn",
@@ -212,11 +209,12 @@ def usage(reply: Reply) -> dict[str, Any]:
     return out
 
 
-class BedrockConverse:
+class BedrockConverse(errors.BedrockErrors):
     """Converse (`streaming=False`) or ConverseStream (`streaming=True`): the stream comes from the path."""
 
     api = "bedrock.converse"
     request_id_header = "x-amzn-requestid"
+    stream_exceptions = errors.CONVERSE_STREAM_EXCEPTIONS
     tool_call_id_prefix = "tooluse_"
     stream_content_type = eventstream.CONTENT_TYPE
     # Each contentBlockDelta event carries generated content: the delivery layer's chunks.
@@ -309,11 +307,3 @@ class BedrockConverse:
         events.append(event("metadata", dumps({"usage": usage(reply), "metrics": {"latencyMs": 0}})))
         return events
 
-    def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
-        return errors.error_body(status, error)
-
-    def error_headers(self, status: int, error: ErrorInfo) -> list[tuple[bytes, bytes]]:
-        return errors.error_headers(status, error)
-
-    def render_stream_error(self, status: int, error: ErrorInfo, answered: Answered) -> bytes:
-        return errors.stream_exception(status, error, errors.CONVERSE_STREAM_EXCEPTIONS)

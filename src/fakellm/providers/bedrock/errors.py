@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...model import ErrorInfo
 from ..base import dumps
 from . import eventstream
+
+if TYPE_CHECKING:
+    from ...traffic.delivery import Answered
 
 # A status's exception, as Bedrock Runtime answers it.
 EXCEPTIONS = {
@@ -56,3 +59,19 @@ def stream_exception(status: int, error: ErrorInfo, members: frozenset[str]) -> 
 CONVERSE_STREAM_EXCEPTIONS = frozenset({"internalServerException", "modelStreamErrorException", "validationException",
                                         "throttlingException", "serviceUnavailableException"})
 INVOKE_STREAM_EXCEPTIONS = CONVERSE_STREAM_EXCEPTIONS | {"modelTimeoutException"}
+
+
+class BedrockErrors:
+    """The adapters' error hooks, the same for Converse and InvokeModel but for the exception members
+    their streams may carry (`stream_exceptions`)."""
+
+    stream_exceptions: frozenset[str]
+
+    def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
+        return error_body(status, error)
+
+    def error_headers(self, status: int, error: ErrorInfo) -> list[tuple[bytes, bytes]]:
+        return error_headers(status, error)
+
+    def render_stream_error(self, status: int, error: ErrorInfo, answered: Answered) -> bytes:
+        return stream_exception(status, error, self.stream_exceptions)

@@ -9,7 +9,7 @@ events travel base64-encoded in `chunk` events of the AWS event-stream framing.
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -17,9 +17,6 @@ from ...model import ErrorInfo, Reply, Request
 from ..anthropic.messages import AnthropicMessages
 from ..base import InvalidRequest, dumps
 from . import errors, eventstream
-
-if TYPE_CHECKING:
-    from ...traffic.delivery import Answered
 
 _DATA = b"\ndata: "
 # A chunk's payload starts with the base64 of its Anthropic event, which starts with its type: the
@@ -37,11 +34,12 @@ def chunk(anthropic_event: bytes) -> bytes:
     return eventstream.event("chunk", b'{"bytes":"' + base64.b64encode(anthropic_event) + b'"}')
 
 
-class BedrockInvoke:
+class BedrockInvoke(errors.BedrockErrors):
     """InvokeModel (`streaming=False`) or InvokeModelWithResponseStream (`streaming=True`)."""
 
     api = "bedrock.invoke"
     request_id_header = "x-amzn-requestid"
+    stream_exceptions = errors.INVOKE_STREAM_EXCEPTIONS
     tool_call_id_prefix = "toolu_bdrk_"
     content_event_markers = (_DELTA_MARKER,)
 
@@ -79,14 +77,6 @@ class BedrockInvoke:
             events.append(chunk(data))
         return events
 
-    def render_error(self, status: int, error: ErrorInfo, request_id: str) -> bytes:
-        return errors.error_body(status, error)
-
-    def error_headers(self, status: int, error: ErrorInfo) -> list[tuple[bytes, bytes]]:
-        return errors.error_headers(status, error)
-
-    def render_stream_error(self, status: int, error: ErrorInfo, answered: Answered) -> bytes:
-        return errors.stream_exception(status, error, errors.INVOKE_STREAM_EXCEPTIONS)
 
     def token_limit_error(self, request: Request, overrun: Any) -> ErrorInfo:
         """Claude's own 400 over its declared limits, as Bedrock passes it on."""

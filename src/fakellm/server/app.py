@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
-from ..asgi import JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
+from ..asgi import ARRIVED, JSON, SSE, BodyTooLarge, ClientGone, Receive, Send, read_body, send_response
 from ..config.schema import Config, ConfigError, check_apis, load_config, parse_config_bytes
 from ..engine.catalog import Catalog
 from ..engine.engine import CONVERSATION_HEADER, Compiled, Engine, bounds_of, input_tokens
@@ -63,7 +63,8 @@ class FakeLLMApp:
         self.reload_failures = 0
         self.metrics = Metrics()
         self.state_alarm = StateAlarm()  # a failing shared store: 503s, and a log line per burst
-        self.deliveries = delivery.Deliveries()  # replies on the slow path (timing, faults) right now
+        # Replies on the slow path (timing, faults) right now; paced chunks skip ASGI where uvicorn allows.
+        self.deliveries = delivery.Deliveries(_body_writer())
         self._header_names = HeaderNames()
         self._last_headers: tuple[list[tuple[bytes, bytes]] | None, dict[str, str]] = (None, {})
         self.last_reload_error: list[dict[str, Any]] | None = None
@@ -284,7 +285,7 @@ class FakeLLMApp:
             try:
                 await delivery.respond(reply.delivery, send, receive, status, body, ctype, headers_out, events,
                                        adapter, delivery.Answered(request_id, request, response_id, len(events)),
-                                       self.deliveries)
+                                       self.deliveries, scope.get(ARRIVED))
             finally:
                 self.metrics.stream_ended()
         elif reply.delivery is None:  # the usual answer: all at once, no timing or faults
@@ -293,7 +294,8 @@ class FakeLLMApp:
             await send({"type": "http.response.body", "body": body})
         else:
             await delivery.respond(reply.delivery, send, receive, status, body, ctype, headers_out, events,
-                                   adapter, delivery.Answered(request_id, request, response_id, 0), self.deliveries)
+                                   adapter, delivery.Answered(request_id, request, response_id, 0), self.deliveries,
+                                   scope.get(ARRIVED))
         elapsed = time.perf_counter() - started
         try:
             await self.store.note_latency(entry, elapsed * 1000)
@@ -356,3 +358,11 @@ def _assign_tool_call_ids(adapter: Adapter, reply: Reply, response_id: str) -> N
         if not call.id:
             call.id = f"{prefix}{response_id}{k}"
 
+
+def _body_writer() -> Any:
+    """server/protocol.py's direct body writer, when uvicorn's httptools protocol is there to use it."""
+    try:
+        from .protocol import body_writer
+    except ImportError:  # no httptools
+        return None
+    return body_writer

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from ..asgi import ARRIVED
 
 # uvicorn writes a response head as one bytes object starting with its status line.
 _HEAD = (b"HTTP/1.1 ", b"HTTP/1.0 ")
@@ -85,3 +87,69 @@ class HttpToolsHeadWithBody(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(HeadWithBodyTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        # A paced reply's schedule counts from here, not from when a busy loop got to the request.
+        self.scope[ARRIVED] = self.loop.time()  # type: ignore[literal-required]
+
+
+# What `DirectBody` uses of uvicorn's request cycle, checked once per stream: another uvicorn version
+# without one of them gets the ASGI path instead.
+_CYCLE_PARTS = ("scope", "transport", "chunked_encoding", "response_started", "response_complete", "disconnected",
+                "keep_alive", "message_event", "on_response")
+
+
+class DirectBody:
+    """Writes the rest of a chunked response body straight to the connection, outside ASGI.
+
+    The pacer (traffic/pacer.py) writes a thousand streams' chunks from one timer; an ASGI send per
+    chunk would be a coroutine, a message dict and uvicorn's checks each time. This writes the bytes
+    uvicorn's `send` would (its chunk framing), and `end` completes the response as uvicorn's `send`
+    does on the last body message (the connection stays alive for the next request, or closes when
+    the request asked for that). After `end` the app sends nothing more for this response.
+
+    Flow control is not waited for: the transport buffers what the client has not read yet, never
+    more than the rest of this reply, which is in memory already.
+    """
+
+    __slots__ = ("_cycle", "_transport")
+
+    def __init__(self, cycle: RequestResponseCycle):
+        self._cycle = cycle
+        self._transport = cycle.transport
+
+    def write(self, data: bytes) -> bool:
+        """Write `data` as one chunk; False, writing nothing, once the client has gone."""
+        cycle = self._cycle
+        if cycle.disconnected or cycle.response_complete:
+            return False
+        self._transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+        return True
+
+    def end(self, data: bytes) -> bool:
+        """Write `data` and the end of the body in one write, and complete the response."""
+        cycle = self._cycle
+        if cycle.disconnected or cycle.response_complete:
+            return False
+        self._transport.write(b"%x\r\n%b\r\n0\r\n\r\n" % (len(data), data) if data else b"0\r\n\r\n")
+        cycle.response_complete = True
+        cycle.message_event.set()
+        if not cycle.keep_alive:
+            self._transport.close()
+        cycle.on_response()
+        return True
+
+
+def body_writer(send: Any) -> DirectBody | None:
+    """A `DirectBody` for the response that `send` belongs to, once its head is sent; None where that
+    cannot be (another server, h11, a HEAD request, a body with a Content-Length): then the caller
+    sends through ASGI as usual."""
+    cycle = getattr(send, "__self__", None)
+    if type(cycle) is not RequestResponseCycle or not all(hasattr(cycle, name) for name in _CYCLE_PARTS):
+        return None
+    if cycle.chunked_encoding is not True or cycle.scope["method"] == "HEAD" or not cycle.response_started:
+        return None
+    if cycle.response_complete or cycle.disconnected:
+        return None
+    return DirectBody(cycle)

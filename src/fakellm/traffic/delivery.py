@@ -49,13 +49,7 @@ import orjson
 from ..asgi import Receive, Send, send_response
 from ..config.schema import Config, DefaultsSpec, FaultSpec, RespondSpec
 from ..model import ErrorInfo, Request
-
-TICK_S = 0.002  # the grid that delivery wake-ups snap to (see _Client.wait)
-
-# A paced stream woken later than EARLY_AFTER_S also sends the chunks due within as long again
-# (at most MAX_EARLY_S): see _stream.
-EARLY_AFTER_S = 0.002
-MAX_EARLY_S = 0.1
+from .pacer import TICK_S, PacedStream, pacer_for
 
 # What a `malformed` fault puts where JSON should be.
 GARBAGE = b'{"fakellm_fault": "malformed", this is not JSON'
@@ -171,9 +165,14 @@ class Deliveries:
     """Deliveries on the slow path (timing or faults) right now, for /_fakellm/debug and leak tests,
     and the switch that hurries them when the server stops."""
 
-    def __init__(self) -> None:
+    def __init__(self, body_writer: Callable[[Send], Any] | None = None) -> None:
         self.clients: set[_Client] = set()
         self.stopped = False
+        # How the server lets a paced stream's chunks skip ASGI (server/protocol.py); None: it does not.
+        self.body_writer = body_writer
+
+    def is_stopped(self) -> bool:
+        return self.stopped
 
     @property
     def in_flight(self) -> int:
@@ -191,28 +190,35 @@ class Deliveries:
 
 def respond(plan: Plan | None, send: Send, receive: Receive, status: int, body: bytes, content_type: bytes,
             headers: list[tuple[bytes, bytes]], events: list[bytes] | None, adapter: Any,
-            who: Answered, deliveries: Deliveries) -> Awaitable[None]:
+            who: Answered, deliveries: Deliveries, since: float | None = None) -> Awaitable[None]:
     """Send a rendered reply (await the result): `body` is the whole response; `events` its stream events.
+    `since` (the loop's clock) is when the request arrived, where the server says (`asgi.ARRIVED`): the
+    reply's schedule counts from it, so time a busy server took to get to the request is not added.
 
     Not a coroutine itself, so that the fast path costs no extra coroutine frame.
     """
     if plan is None:
         return send_response(send, status, body, content_type, headers)
-    return _deliver(plan, send, receive, status, body, content_type, headers, events, adapter, who, deliveries)
+    return _deliver(plan, send, receive, status, body, content_type, headers, events, adapter, who, deliveries,
+                    since)
 
 
 async def _deliver(plan: Plan, send: Send, receive: Receive, status: int, body: bytes, content_type: bytes,
                    headers: list[tuple[bytes, bytes]], events: list[bytes] | None, adapter: Any,
-                   who: Answered, deliveries: Deliveries) -> None:
+                   who: Answered, deliveries: Deliveries, since: float | None) -> None:
     client = _Client(receive, deliveries)
     deliveries.clients.add(client)
+    loop = asyncio.get_running_loop()
+    origin = since if since is not None else loop.time()  # the schedule counts from here, so waits never drift
     try:
-        if plan.delay_s and not await client.wait(plan.jittered(plan.delay_s)):
-            return
+        if plan.delay_s:
+            origin += plan.jittered(plan.delay_s)
+            if not await client.wait(origin - loop.time()):
+                return
         if events is None:
             await _body(plan, client, send, status, body, content_type, headers, adapter, who)
         else:
-            await _stream(plan, client, send, status, events, content_type, headers, adapter, who)
+            await _stream(plan, client, send, status, events, content_type, headers, adapter, who, origin)
     finally:
         client.close()
         deliveries.clients.discard(client)
@@ -245,7 +251,7 @@ async def _body(plan: Plan, client: _Client, send: Send, status: int, body: byte
 
 
 async def _stream(plan: Plan, client: _Client, send: Send, status: int, events: list[bytes], content_type: bytes,
-                  headers: list[tuple[bytes, bytes]], adapter: Any, who: Answered) -> None:
+                  headers: list[tuple[bytes, bytes]], adapter: Any, who: Answered, origin: float) -> None:
     fault = plan.fault
     kind = fault.type if fault is not None else None
     if kind == "empty":
@@ -270,46 +276,21 @@ async def _stream(plan: Plan, client: _Client, send: Send, status: int, events: 
     stop = len(chunks) if kind is None else min(_after(fault, len(chunks) if kind == "truncate" else 0), len(chunks))
     await _start(send, status, content_type, headers)
     loop = asyncio.get_running_loop()
-    clock = loop.time()  # the schedule counts from the headers, so waits never drift
+    clock = origin
     if plan.paced:
         # Each chunk as one bytes object: untracked by the garbage collector, so a thousand streams in
         # flight do not make its full collections long (the lists were the most of what it scanned).
-        pieces = [b"".join(chunk) for chunk in chunks[:stop]]
-        tail = b"".join(end)
+        stream = PacedStream(plan, [b"".join(chunk) for chunk in chunks[:stop]], b"".join(end), kind is None, clock)
         total = len(chunks)
         del chunks
-        i = 0
-        ahead: float | None = None  # the next chunk's due time, when already drawn (jitter is drawn once)
-        while i < stop:
-            clock = ahead if ahead is not None else clock + plan.jittered(plan.ttft_s if i == 0 else plan.chunk_delay_s)
-            ahead = None
-            if not await client.wait(clock - loop.time()):
-                return
-            # Behind schedule (a busy loop): the chunks already due go out in this one write, and so
-            # do those due within as long again as this wake came late, since the next wake would
-            # likely be as late. Each chunk stays within the loop's lateness of its time, the stream
-            # keeps its schedule in time rather than in writes, and a busier loop makes fewer writes.
-            now = loop.time()
-            horizon = now + min(now - clock, MAX_EARLY_S) if now - clock > EARLY_AFTER_S else now
-            j = i + 1
-            while j < stop:
-                ahead = clock + plan.jittered(plan.chunk_delay_s)
-                if ahead > horizon and not client.due(ahead):
-                    break
-                clock, ahead = ahead, None
-                j += 1
-            last = kind is None and j == stop
-            if j == i + 1:  # the usual write: one chunk on time
-                data = pieces[i] + tail if last else pieces[i]
-            else:
-                data = b"".join(pieces[i:j] + [tail] if last else pieces[i:j])
-            await send({"type": "http.response.body", "body": data, "more_body": not last})
-            i = j
+        if not await _pace(stream, client, send, loop):
+            return
+        clock = stream.clock
         if kind is None:
             if stop == 0:  # nothing but the end events (e.g. empty content)
                 clock += plan.jittered(plan.ttft_s)
                 if await client.wait(clock - loop.time()):
-                    await send({"type": "http.response.body", "body": tail, "more_body": False})
+                    await send({"type": "http.response.body", "body": stream.tail, "more_body": False})
             return
         if stop < total or stop == 0:  # the fault comes when the next chunk would have
             clock += plan.jittered(plan.ttft_s if stop == 0 else plan.chunk_delay_s)
@@ -326,6 +307,36 @@ async def _stream(plan: Plan, client: _Client, send: Send, status: int, events: 
         await _hang(plan, client, send)
     else:  # disconnect
         await _drop(send, client)
+
+
+async def _pace(stream: PacedStream, client: _Client, send: Send, loop: asyncio.AbstractEventLoop) -> bool:
+    """Send a paced stream's chunks on their schedule (the last with the end events, when it ends the
+    response); False when the client went away meanwhile.
+
+    The loop's pacer writes them straight to the connection where the server allows it, the response's
+    end included; the stream's coroutine sleeps meanwhile. Otherwise, and for whatever the pacer hands
+    back unfinished (the server stopping), each chunk is a wait and an ASGI send.
+    """
+    if stream.done:
+        return True
+    deliveries = client._deliveries
+    body = deliveries.body_writer(send) if deliveries.body_writer is not None else None
+    if body is not None and not deliveries.stopped:
+        stream.body, stream.release = body, client.release
+        pacer_for(deliveries, deliveries.is_stopped).add(stream)
+        try:
+            if not await client.wait(None):
+                return False
+        finally:
+            stream.active = False  # the pacer drops it, should it still hold it
+        if stream.finished:
+            return True
+    while not stream.done:
+        if not await client.wait(stream.due - loop.time()):  # type: ignore[operator]
+            return False
+        data, last = stream.take(loop.time(), deliveries.stopped)
+        await send({"type": "http.response.body", "body": data, "more_body": not last})
+    return True
 
 
 # How a socket delivery ended, besides a fault's type: all sent, or the client left (or cancelled).
@@ -510,16 +521,12 @@ class _Client:
         self._hurried = True  # whether the current wait ends when the server stops
         self.gone = False
 
-    def due(self, when: float) -> bool:
-        """Whether `when` (loop time) has come, or the server is stopping: no need to wait for it."""
-        return self._deliveries.stopped or when <= asyncio.get_running_loop().time()
-
-    async def wait(self, seconds: float, *, hurry: bool = True) -> bool:
-        """Wait `seconds` (no time at all once the server stops, when `hurry`); False (at once) when
-        the client disconnects first."""
+    async def wait(self, seconds: float | None, *, hurry: bool = True) -> bool:
+        """Wait `seconds` (None: until `release()`; no time at all once the server stops, when `hurry`);
+        False (at once) when the client disconnects first."""
         if self.gone:
             return False
-        if seconds <= 0 or (hurry and self._deliveries.stopped):
+        if seconds is not None and seconds <= 0 or (hurry and self._deliveries.stopped):
             return True
         loop = asyncio.get_running_loop()
         if self._watch is None and self._receive is not None:
@@ -527,14 +534,20 @@ class _Client:
             self._watch.add_done_callback(self._received)
         waiter = self._waiter = loop.create_future()
         self._hurried = hurry
-        # Wake-ups snap to a shared grid (up, so never early): streams due within one TICK_S wake in one
-        # turn of the loop, and a loop turn (a select call and its bookkeeping) serves many of them.
-        self._timer = loop.call_at(math.ceil((loop.time() + seconds) / TICK_S) * TICK_S, _wake, waiter, True)
+        if seconds is not None:
+            # Wake-ups snap to a shared grid (up, so never early): streams due within one TICK_S wake in
+            # one turn of the loop, and a loop turn (a select call and its bookkeeping) serves many of them.
+            self._timer = loop.call_at(math.ceil((loop.time() + seconds) / TICK_S) * TICK_S, _wake, waiter, True)
         try:
             return await waiter
         finally:
-            self._timer.cancel()
+            if self._timer is not None:
+                self._timer.cancel()
             self._timer = self._waiter = None
+
+    def release(self) -> None:
+        """End the current wait now (the pacer is done with the stream)."""
+        _wake(self._waiter, True)
 
     def hurry(self) -> None:
         """The server is stopping: end the current wait now, unless it must not be hurried."""

@@ -14,6 +14,8 @@ out in the order they were written; only their grouping into system calls change
 from __future__ import annotations
 
 import asyncio
+import socket
+import sys
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
@@ -22,6 +24,12 @@ from ..asgi import ARRIVED
 
 # uvicorn writes a response head as one bytes object starting with its status line.
 _HEAD = (b"HTTP/1.1 ", b"HTTP/1.0 ")
+
+# Linux's struct tcp_info as far as tcpi_last_data_recv (milliseconds since the socket last received data).
+_TCP_INFO = getattr(socket, "TCP_INFO", None) if sys.platform.startswith("linux") else None
+_LAST_DATA_RECV = 52
+_TCP_INFO_SIZE = 56
+_JIFFY_S = 0.010  # the longest jiffy (HZ=100): how much of that figure may be rounding
 
 
 class HeadWithBodyTransport:
@@ -83,15 +91,35 @@ class HeadWithBodyTransport:
 
 
 class HttpToolsHeadWithBody(HttpToolsProtocol):
-    """uvicorn's httptools protocol with `HeadWithBodyTransport` on each connection."""
+    """uvicorn's httptools protocol with `HeadWithBodyTransport` on each connection, noting when each
+    request arrived (`asgi.ARRIVED` in its scope)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(HeadWithBodyTransport(transport, self.loop))  # type: ignore[arg-type]
+        self._socket = transport.get_extra_info("socket") if _TCP_INFO is not None else None
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        # A paced reply's schedule counts from here, not from when a busy loop got to the request.
-        self.scope[ARRIVED] = self.loop.time()  # type: ignore[literal-required]
+        self.scope[ARRIVED] = self._arrived()  # type: ignore[literal-required]
+
+    def _arrived(self) -> float:
+        """When the request's bytes reached the socket, on the loop's clock.
+
+        A timed reply's schedule counts from here (traffic/delivery.py): a loop busy with a wave of new
+        connections or requests can take a while to read one, and that time is the server's, not the
+        reply's. Linux says how long ago the socket last received data (`tcpi_last_data_recv`), counted
+        in jiffies: up to one jiffy of it is left out, so the time is never earlier than the truth.
+        Elsewhere: now.
+        """
+        now = self.loop.time()
+        if self._socket is None:
+            return now
+        try:
+            info = self._socket.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_SIZE)
+        except OSError:
+            return now
+        waited = int.from_bytes(info[_LAST_DATA_RECV:_TCP_INFO_SIZE], sys.byteorder) / 1000 - _JIFFY_S
+        return now - waited if waited > 0 else now
 
 
 # What `DirectBody` uses of uvicorn's request cycle, checked once per stream: another uvicorn version

@@ -325,7 +325,7 @@ async def _pace(stream: PacedStream, client: _Client, send: Send, loop: asyncio.
         stream.body, stream.release = body, client.release
         pacer_for(deliveries, deliveries.is_stopped).add(stream)
         try:
-            if not await client.wait(None):
+            if stream.active and not await client.wait(None):
                 return False
         finally:
             stream.active = False  # the pacer drops it, should it still hold it

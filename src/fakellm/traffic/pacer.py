@@ -32,6 +32,8 @@ TICK_S = 0.002  # the grid that wake-ups snap to: streams due within one tick ar
 EARLY_AFTER_S = 0.002
 MAX_EARLY_S = 0.1
 
+BURST_S = 0.005  # how long new streams may start in one turn of the loop before the pacer serves those due
+
 
 class PacedStream:
     """The chunks of one paced stream (`pieces`, each the bytes of one content chunk) and when they are due.
@@ -91,7 +93,8 @@ class Pacer:
     Streams wait in slots, one per tick; a heap orders the ticks. At a tick, the streams of every slot
     due are served in order (earliest first, then in the order they were added), each writing what
     `take` gives, and go back in the slot of their next chunk. A stream whose response ends, whose
-    fault comes next, or whose write fails is handed back to its coroutine (`release`).
+    fault comes next, or whose write fails is handed back to its coroutine (`release`). A turn of the
+    loop that starts many streams (`add`) also serves those due every BURST_S.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, hurry: Callable[[], bool]):
@@ -102,11 +105,29 @@ class Pacer:
         self._timer: asyncio.TimerHandle | None = None
         self._armed_tick: int | None = None
         self._running = False
+        self._turn_start: float | None = None  # when this turn of the loop first added a stream
 
     def add(self, stream: PacedStream) -> None:
-        """Serve `stream` from its next due time on (`stream.write` and `stream.release` set)."""
+        """Serve `stream` from its next due time on (`stream.body` and `stream.release` set). It may be
+        served at once: `stream.active` is False when the pacer is already done with it."""
         stream.active = True
         self._queue(stream)
+        # A burst of new requests (a thousand clients connecting at once) runs in one turn of the loop, and
+        # the timer waits for that turn to end. Every BURST_S of such a turn, the streams that fell due
+        # meanwhile are served here, so those in flight keep their schedule while newcomers start.
+        now = self.loop.time()
+        if self._turn_start is None:
+            self._turn_start = now
+            self.loop.call_soon(self._next_turn)  # runs in the loop's next turn
+        elif now - self._turn_start > BURST_S and not self._running and self._due(now):
+            self._turn_start = now
+            self._run()
+
+    def _next_turn(self) -> None:
+        self._turn_start = None
+
+    def _due(self, now: float) -> bool:
+        return self._armed_tick is not None and self._armed_tick * TICK_S <= now
 
     def _queue(self, stream: PacedStream) -> None:
         tick = math.ceil(stream.due / TICK_S)  # type: ignore[operator]  (up, so never early)
@@ -126,11 +147,13 @@ class Pacer:
         self._timer = self.loop.call_at(tick * TICK_S, self._run)
 
     def _run(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         self._timer = self._armed_tick = None
         self._running = True
         ticks, slots, time = self._ticks, self._slots, self.loop.time
-        # Only the ticks due now: a stream put back goes to a later tick, served on a later turn of the
-        # loop, so reading requests and ending responses are never starved by a long run.
+        # Only the ticks due now: a stream put back goes to a later tick, served by a later run, so reading
+        # requests and starting responses are never starved by a long one.
         limit = time() + 1e-6
         try:
             while ticks and ticks[0] * TICK_S <= limit:

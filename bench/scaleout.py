@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loops import W7, WRK_TIMEOUT_S, content_chunks, paced_config, raise_open_files_limit  # noqa: E402
+from loops import CHUNK_DELAY_MS, W7, WRK_TIMEOUT_S, content_chunks, paced_config, raise_open_files_limit  # noqa: E402
 from run import DOCS, REPO, W1, W6, Server, Target, WrkRun, check_workloads, log, run_wrk  # noqa: E402
 
 SETUPS = ("memory-1w", "redis-1w", "redis-2w")
@@ -131,7 +131,7 @@ def report(results: dict[str, dict[str, list[WrkRun]]], chunks: int, args: argpa
     def med(runs: list[WrkRun], attr: str) -> float:
         return statistics.median(getattr(r, attr) for r in runs)
 
-    ideal_ms = (chunks - 1) * 10 + 10  # the paced rule: ttft and each chunk 10 ms apart
+    ideal_ms = (chunks - 1) * CHUNK_DELAY_MS  # the paced rule: the first chunk at once, then one every 10 ms
     lines = [
         f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.rounds} rounds of {args.duration:g} s per "
         f"workload and setup (medians); {os.cpu_count()} CPUs shared by wrk, the servers and Redis.",

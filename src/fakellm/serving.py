@@ -77,7 +77,7 @@ def uvicorn_config(app: FakeLLMApp, host: str, port: int, loop: str) -> uvicorn.
         host=host,
         port=port,
         loop=loop,
-        http=_http_protocol(),
+        http=http_protocol(),
         ws=WEBSOCKETS,
         lifespan="on",
         access_log=False,
@@ -104,8 +104,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _http_protocol() -> object:
-    """uvicorn's httptools protocol sending each answer's head and body in one write; else uvicorn's choice."""
+def http_protocol() -> object:
+    """fakellm's HTTP protocol (uvicorn's httptools one, writing head and body together and noting each
+    request's arrival: server/protocol.py); without httptools, uvicorn's choice."""
     try:
         from .server.protocol import HttpToolsHeadWithBody
     except ImportError:  # no httptools: uvicorn falls back to h11

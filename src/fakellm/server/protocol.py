@@ -116,7 +116,7 @@ class HttpToolsHeadWithBody(HttpToolsProtocol):
             return now
         try:
             info = self._socket.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_SIZE)
-        except OSError:
+        except (OSError, AttributeError):  # a closed socket, or a transport's stand-in without it
             return now
         waited = int.from_bytes(info[_LAST_DATA_RECV:_TCP_INFO_SIZE], sys.byteorder) / 1000 - _JIFFY_S
         return now - waited if waited > 0 else now

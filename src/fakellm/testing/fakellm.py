@@ -28,7 +28,7 @@ import uvicorn
 from ..app import build_app
 from ..config.schema import Config, ConfigError, Problem, config_from_data, load_config
 from ..providers import registry
-from ..serving import WEBSOCKETS
+from ..serving import WEBSOCKETS, http_protocol
 from ..store.base import JournalEntry, redact
 
 __all__ = ["FakeLLM", "RecordedRequest", "RecordedToolCall", "RecordedError", "Explanation", "ConditionCheck",
@@ -312,7 +312,7 @@ class FakeLLM:
             raise RuntimeError(f"fakellm cannot listen on {self.host}:{self._requested_port}: {e}") from None
         server = _ThreadServer(uvicorn.Config(
             self.app, lifespan="on", access_log=False, log_level="warning", log_config=None,
-            timeout_graceful_shutdown=1, ws=WEBSOCKETS,
+            timeout_graceful_shutdown=1, ws=WEBSOCKETS, http=http_protocol(),
         ))
         self._failure = None
 

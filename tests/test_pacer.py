@@ -111,6 +111,8 @@ class Body:
         return True
 
     def end(self, data: bytes) -> bool:
+        if self.fail_after is not None and len(self.writes) >= self.fail_after:
+            return False
         self.ended.append((self.loop.time(), data))
         return True
 
@@ -182,10 +184,10 @@ def test_pacer_releases_a_stream_whose_client_is_gone_and_stops_writing_it():
     async def main():
         loop = asyncio.get_running_loop()
         pacer = Pacer(loop, lambda: False)
-        s = stream_of(10, start=loop.time(), respond="{content: x, chunk_delay_ms: 2}")
+        s = stream_of(40, start=loop.time(), respond="{content: x, chunk_delay_ms: 2}")
         body = Body(loop, fail_after=3)
         await run_paced([(s, body)], pacer)()
-        assert len(body.writes) == 3 and not body.ended and not s.active
+        assert len(body.writes) == 3 and not body.ended and not s.active and not s.finished
         assert pacer._ticks == [] and pacer._slots == {}  # nothing left behind
     asyncio.run(main())
 

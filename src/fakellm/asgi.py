@@ -12,8 +12,8 @@ SSE = b"text/event-stream"
 HTML = b"text/html; charset=utf-8"
 TEXT = b"text/plain; charset=utf-8"
 
-# A scope key fakellm's own HTTP protocol sets (server/protocol.py): the event loop's clock when the
-# request's first bytes were parsed. Timed replies count their schedule from it.
+# A scope key fakellm's own HTTP protocol sets (server/protocol.py): a callable that says when the request
+# arrived, on the event loop's clock. Timed replies count their schedule from it.
 ARRIVED = "fakellm.arrived"
 
 

@@ -91,8 +91,8 @@ class HeadWithBodyTransport:
 
 
 class HttpToolsHeadWithBody(HttpToolsProtocol):
-    """uvicorn's httptools protocol with `HeadWithBodyTransport` on each connection, noting when each
-    request arrived (`asgi.ARRIVED` in its scope)."""
+    """uvicorn's httptools protocol with `HeadWithBodyTransport` on each connection, and each request's
+    arrival in its scope (`asgi.ARRIVED`)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(HeadWithBodyTransport(transport, self.loop))  # type: ignore[arg-type]
@@ -100,26 +100,36 @@ class HttpToolsHeadWithBody(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope[ARRIVED] = self._arrived()  # type: ignore[literal-required]
+        self.scope[ARRIVED] = Arrival(self.loop, self._socket)  # type: ignore[literal-required]
 
-    def _arrived(self) -> float:
-        """When the request's bytes reached the socket, on the loop's clock.
 
-        A timed reply's schedule counts from here (traffic/delivery.py): a loop busy with a wave of new
-        connections or requests can take a while to read one, and that time is the server's, not the
-        reply's. Linux says how long ago the socket last received data (`tcpi_last_data_recv`), counted
-        in jiffies: up to one jiffy of it is left out, so the time is never earlier than the truth.
-        Elsewhere: now.
-        """
-        now = self.loop.time()
+class Arrival:
+    """When a request's bytes reached the socket, on the loop's clock (call it; asked only for a timed reply).
+
+    A timed reply's schedule counts from here (traffic/delivery.py): a loop busy with a wave of new
+    connections or requests can take a while to read one, and that time is the server's, not the reply's.
+    Linux says how long ago the socket last received data (`tcpi_last_data_recv`), counted in jiffies: up
+    to one jiffy of it is left out, so the time is never earlier than the truth. Data received after the
+    request (a pipelined next one) only makes it later, and it is never later than when the request was
+    read. Elsewhere: when it was read.
+    """
+
+    __slots__ = ("_loop", "_socket", "_read")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: Any):
+        self._loop = loop
+        self._socket = sock
+        self._read = loop.time()
+
+    def __call__(self) -> float:
         if self._socket is None:
-            return now
+            return self._read
         try:
             info = self._socket.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_SIZE)
         except (OSError, AttributeError):  # a closed socket, or a transport's stand-in without it
-            return now
+            return self._read
         waited = int.from_bytes(info[_LAST_DATA_RECV:_TCP_INFO_SIZE], sys.byteorder) / 1000 - _JIFFY_S
-        return now - waited if waited > 0 else now
+        return min(self._read, self._loop.time() - waited) if waited > 0 else self._read
 
 
 # What `DirectBody` uses of uvicorn's request cycle, checked once per stream: another uvicorn version

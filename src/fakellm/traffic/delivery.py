@@ -190,26 +190,26 @@ class Deliveries:
 
 def respond(plan: Plan | None, send: Send, receive: Receive, status: int, body: bytes, content_type: bytes,
             headers: list[tuple[bytes, bytes]], events: list[bytes] | None, adapter: Any,
-            who: Answered, deliveries: Deliveries, since: float | None = None) -> Awaitable[None]:
+            who: Answered, deliveries: Deliveries, arrival: Callable[[], float] | None = None) -> Awaitable[None]:
     """Send a rendered reply (await the result): `body` is the whole response; `events` its stream events.
-    `since` (the loop's clock) is when the request arrived, where the server says (`asgi.ARRIVED`): the
-    reply's schedule counts from it, so time a busy server took to get to the request is not added.
+    `arrival` (where the server tells: `asgi.ARRIVED`) gives when the request arrived, on the loop's clock:
+    the reply's schedule counts from it, so time a busy server took to get to the request is not added.
 
     Not a coroutine itself, so that the fast path costs no extra coroutine frame.
     """
     if plan is None:
         return send_response(send, status, body, content_type, headers)
     return _deliver(plan, send, receive, status, body, content_type, headers, events, adapter, who, deliveries,
-                    since)
+                    arrival)
 
 
 async def _deliver(plan: Plan, send: Send, receive: Receive, status: int, body: bytes, content_type: bytes,
                    headers: list[tuple[bytes, bytes]], events: list[bytes] | None, adapter: Any,
-                   who: Answered, deliveries: Deliveries, since: float | None) -> None:
+                   who: Answered, deliveries: Deliveries, arrival: Callable[[], float] | None) -> None:
     client = _Client(receive, deliveries)
     deliveries.clients.add(client)
     loop = asyncio.get_running_loop()
-    origin = since if since is not None else loop.time()  # the schedule counts from here, so waits never drift
+    origin = arrival() if arrival is not None else loop.time()  # the schedule counts from here: waits never drift
     try:
         if plan.delay_s:
             origin += plan.jittered(plan.delay_s)

@@ -310,6 +310,40 @@ def test_a_hung_redis_fails_within_a_second_and_recovers(own_redis):
     run(go())
 
 
+def test_more_calls_than_connections_wait_their_turn_instead_of_failing(redis_url, redis_prefix, monkeypatch):
+    """A worker with a thousand streams makes more calls at once than it has connections: they take turns
+    in order, with no deadline, where the pool alone made some wait out its deadline and fail (a 503)
+    while others barged ahead."""
+    import fakellm.store.redis as redis_store
+    monkeypatch.setattr(redis_store, "POOL_SIZE", 6)
+    monkeypatch.setattr(redis_store, "GATE_SIZE", 2)
+    monkeypatch.setattr(redis_store, "POOL_WAIT_S", 0.001)  # a pool wait would fail at once
+    store = RedisStore(redis_url, prefix=redis_prefix, timeout=PATIENT)
+
+    async def go():
+        return await asyncio.gather(*(store.count_hit("c", 0, None) for _ in range(400)))
+    assert sorted(run(go())) == list(range(400))
+
+
+def test_calls_waiting_their_turn_fail_at_once_when_redis_hangs(own_redis, monkeypatch):
+    import fakellm.store.redis as redis_store
+    monkeypatch.setattr(redis_store, "GATE_SIZE", 2)
+    store = RedisStore.connect(own_redis.url, prefix="q")
+
+    async def go():
+        await store.open_turn("c", time.time(), None, [])
+        own_redis.pause()
+        try:
+            started = time.monotonic()
+            outcomes = await asyncio.gather(*(store.count_hit("c", 0, 5) for _ in range(50)), return_exceptions=True)
+            elapsed = time.monotonic() - started
+        finally:
+            own_redis.resume()
+        assert all(isinstance(o, StateUnavailable) for o in outcomes), outcomes
+        assert elapsed < 1.5  # the first timeout marks Redis down; the rest of the queue fails without waiting
+    run(go())
+
+
 def test_a_store_works_from_one_event_loop_after_another(redis_url, redis_prefix):
     store = RedisStore(redis_url, prefix=redis_prefix)
     assert [run(store.count_hit("c", 0, None)) for _ in range(3)] == [0, 1, 2]

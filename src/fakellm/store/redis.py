@@ -71,6 +71,7 @@ LATENCY_BATCH = 256
 LATENCY_FLUSH_S = 0.05
 POOL_SIZE = 128  # connections per process (and event loop) to Redis
 POOL_WAIT_S = 2.0  # longest wait for a free one on a busy server (a failing Redis fails calls sooner)
+GATE_SIZE = POOL_SIZE - 16  # Lua calls at once per process (and event loop): see RedisStore._gate
 PROBE_S = 1.0  # while Redis is down, one call at a time tries it; another may try after this long
 
 
@@ -104,6 +105,7 @@ class RedisStore:
         self._clock_offset = clock_offset
         self._started = time.time()
         self._clients: dict[asyncio.AbstractEventLoop, Redis] = {}
+        self._gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._latencies: list[tuple[int, float]] = []  # noted, not yet sent (see note_latency)
         self._latency_timer: asyncio.TimerHandle | None = None
         self._latency_timer_loop: asyncio.AbstractEventLoop | None = None
@@ -139,7 +141,9 @@ class RedisStore:
 
     async def aclose(self) -> None:
         """Close this event loop's connections."""
-        client = self._clients.pop(asyncio.get_running_loop(), None)
+        loop = asyncio.get_running_loop()
+        self._gates.pop(loop, None)
+        client = self._clients.pop(loop, None)
         if client is not None:
             await client.aclose()
 
@@ -169,13 +173,27 @@ class RedisStore:
         return client
 
     async def _run(self, script: lua.LuaScript, what: str, *args: Any) -> Any:
-        self._check_down(what)
-        try:
-            result = await script.run(self._client(), (self.prefix, *args))
-        except _FAILURES as e:
-            raise self._unavailable(what, e) from e
+        async with self._gate():
+            self._check_down(what)  # after its turn: Redis may have failed while this call waited
+            try:
+                result = await script.run(self._client(), (self.prefix, *args))
+            except _FAILURES as e:
+                raise self._unavailable(what, e) from e
         self._down = False
         return result
+
+    def _gate(self) -> asyncio.Semaphore:
+        """The running loop's turn-taking for Lua calls. An overloaded worker (a thousand streams at once)
+        then makes its calls wait in order, without a deadline, instead of some of them waiting out the
+        pool's and failing while others barge ahead; the pool keeps room for pipelines and subscriptions."""
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            for known in list(self._gates):
+                if known.is_closed():
+                    self._gates.pop(known, None)
+            gate = self._gates[loop] = asyncio.Semaphore(GATE_SIZE)
+        return gate
 
     @contextlib.contextmanager
     def _failing(self, what: str) -> Iterator[None]:

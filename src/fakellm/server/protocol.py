@@ -1,4 +1,9 @@
-"""uvicorn's httptools protocol, writing each answer's head and body to the socket together.
+"""fakellm's HTTP protocol: uvicorn's httptools one, with three additions.
+
+- `HeadWithBodyTransport`: each answer's head and body go to the socket together (below).
+- `Arrival`: each request's scope says when the request reached the socket (`asgi.ARRIVED`), for
+  timed replies to count their schedule from.
+- `DirectBody`: the pacer writes paced chunks straight to the connection, outside ASGI.
 
 uvicorn writes an ASGI response's head (status line and headers) as soon as the app sends
 `http.response.start`, and the body with `http.response.body`: two `write` calls, and with

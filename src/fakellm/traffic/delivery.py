@@ -4,8 +4,12 @@
 to `respond`. A reply without timing or a fault (`reply.delivery is None`, the
 default) goes out in one send, exactly as before. Otherwise a `Plan` says what to do:
 
-- `delay_s` before the response starts; for a stream, `ttft_s` after the headers and
-  before the first content chunk, then `chunk_delay_s` before each further one.
+- `delay_s` before the response starts; for a stream, `ttft_s` after that and before the
+  first content chunk, then `chunk_delay_s` before each further one. The schedule counts
+  from when the request arrived (where the server says: `asgi.ARRIVED`), so it never drifts
+  and a busy server's lag in reading a request is not added to it. A paced stream's
+  chunks are a `PacedStream`, sent by the loop's `Pacer` where the server allows it
+  (traffic/pacer.py), else by its own coroutine.
 - A stream is cut into *content chunks*: each event that carries generated content
   (the adapter's `content_event_markers`), together with the structural events just
   before it (`message_start`, a role chunk, `content_block_start`, ...). The events
@@ -49,7 +53,7 @@ import orjson
 from ..asgi import Receive, Send, send_response
 from ..config.schema import Config, DefaultsSpec, FaultSpec, RespondSpec
 from ..model import ErrorInfo, Request
-from .pacer import TICK_S, PacedStream, pacer_for
+from .pacer import TICK_S, PacedStream, Pacer
 
 # What a `malformed` fault puts where JSON should be.
 GARBAGE = b'{"fakellm_fault": "malformed", this is not JSON'
@@ -170,9 +174,14 @@ class Deliveries:
         self.stopped = False
         # How the server lets a paced stream's chunks skip ASGI (server/protocol.py); None: it does not.
         self.body_writer = body_writer
+        self._pacer: Pacer | None = None
 
-    def is_stopped(self) -> bool:
-        return self.stopped
+    def pacer(self) -> Pacer:
+        """The pacer of the running loop (an app can be served by one loop after another)."""
+        loop = asyncio.get_running_loop()
+        if self._pacer is None or self._pacer.loop is not loop:
+            self._pacer = Pacer(loop, lambda: self.stopped)
+        return self._pacer
 
     @property
     def in_flight(self) -> int:
@@ -323,7 +332,7 @@ async def _pace(stream: PacedStream, client: _Client, send: Send, loop: asyncio.
     body = deliveries.body_writer(send) if deliveries.body_writer is not None else None
     if body is not None and not deliveries.stopped:
         stream.body, stream.release = body, client.release
-        pacer_for(deliveries, deliveries.is_stopped).add(stream)
+        deliveries.pacer().add(stream)
         try:
             if stream.active and not await client.wait(None):
                 return False
@@ -526,7 +535,7 @@ class _Client:
         False (at once) when the client disconnects first."""
         if self.gone:
             return False
-        if seconds is not None and seconds <= 0 or (hurry and self._deliveries.stopped):
+        if (seconds is not None and seconds <= 0) or (hurry and self._deliveries.stopped):
             return True
         loop = asyncio.get_running_loop()
         if self._watch is None and self._receive is not None:

@@ -1,8 +1,8 @@
 """Paced streams: one stream's schedule (`PacedStream`), and the pacer that keeps a thousand of them
 from one timer (`Pacer`).
 
-A paced stream's chunks are due at fixed times counted from its first byte (ttft, then the chunk
-delay, each with its jitter drawn once). `PacedStream.take` gives what to write when the stream
+A paced stream's chunks are due at fixed times counted from when its request arrived (ttft, then
+the chunk delay, each with its jitter drawn once). `PacedStream.take` gives what to write when the stream
 wakes: the chunk due and, when the wake came late (a busy loop), every chunk due within as long
 again, in one write. Each chunk then stays within the loop's lateness of its time, the stream keeps
 its schedule in time rather than in write count, and a busier loop makes fewer, larger writes.
@@ -178,12 +178,3 @@ class Pacer:
         # Done, a fault next, or the client gone (the server tells its coroutine that too).
         stream.active = False
         stream.release()  # type: ignore[misc]
-
-
-def pacer_for(holder: Any, hurry: Callable[[], bool]) -> Pacer:
-    """The pacer of the running loop, kept on `holder` (an app can be served by one loop after another)."""
-    loop = asyncio.get_running_loop()
-    pacer = getattr(holder, "_pacer", None)
-    if pacer is None or pacer.loop is not loop:
-        pacer = holder._pacer = Pacer(loop, hurry)
-    return pacer

@@ -71,8 +71,20 @@ LATENCY_BATCH = 256
 LATENCY_FLUSH_S = 0.05
 POOL_SIZE = 128  # connections per process (and event loop) to Redis
 POOL_WAIT_S = 2.0  # longest wait for a free one on a busy server (a failing Redis fails calls sooner)
-GATE_SIZE = POOL_SIZE - 16  # Lua calls at once per process (and event loop): see RedisStore._gate
+GATE_SIZE = POOL_SIZE - 16  # Lua calls at once per process (and event loop): see _LoopClient
 PROBE_S = 1.0  # while Redis is down, one call at a time tries it; another may try after this long
+
+
+@dataclass(frozen=True, slots=True)
+class _LoopClient:
+    """What a store keeps per event loop: its Redis client, and the turn-taking of its Lua calls (`gate`).
+    An overloaded worker (a thousand streams at once) makes its calls wait in order, without a deadline,
+    where calls racing for the pool let some wait out its deadline and fail while others barged ahead;
+    the gate holds fewer calls than the pool has connections, leaving room for pipelines and
+    subscriptions."""
+
+    client: Redis
+    gate: asyncio.Semaphore
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +116,7 @@ class RedisStore:
         self.timeout = timeout
         self._clock_offset = clock_offset
         self._started = time.time()
-        self._clients: dict[asyncio.AbstractEventLoop, Redis] = {}
-        self._gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
         self._latencies: list[tuple[int, float]] = []  # noted, not yet sent (see note_latency)
         self._latency_timer: asyncio.TimerHandle | None = None
         self._latency_timer_loop: asyncio.AbstractEventLoop | None = None
@@ -141,11 +152,9 @@ class RedisStore:
 
     async def aclose(self) -> None:
         """Close this event loop's connections."""
-        loop = asyncio.get_running_loop()
-        self._gates.pop(loop, None)
-        client = self._clients.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        held = self._loops.pop(asyncio.get_running_loop(), None)
+        if held is not None:
+            await held.client.aclose()
 
     # -- plumbing
 
@@ -155,13 +164,20 @@ class RedisStore:
                 "socket_timeout": self.timeout, "socket_connect_timeout": self.timeout}
 
     def _client(self) -> Redis:
+        return self._for_loop().client
+
+    def _gate(self) -> asyncio.Semaphore:
+        return self._for_loop().gate
+
+    def _for_loop(self) -> _LoopClient:
+        """The running loop's client (its connections belong to the loop that opened them)."""
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
+        held = self._loops.get(loop)
+        if held is None:
             # Clients of loops that have ended are dropped (list(): other threads may add theirs meanwhile).
-            for known in list(self._clients):
+            for known in list(self._loops):
                 if known.is_closed():
-                    self._clients.pop(known, None)
+                    self._loops.pop(known, None)
             # One retry, at once, on a broken connection (Redis restarted); none on a timeout, so a
             # Redis that hangs fails the call within `timeout`.
             retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
@@ -169,8 +185,8 @@ class RedisStore:
             # POOL_SIZE connections instead of failing with "too many connections" past the default.
             pool = BlockingConnectionPool(max_connections=POOL_SIZE, timeout=POOL_WAIT_S,
                                           **self._connection_options(), retry=retry)
-            client = self._clients[loop] = Redis(connection_pool=pool)
-        return client
+            held = self._loops[loop] = _LoopClient(Redis(connection_pool=pool), asyncio.Semaphore(GATE_SIZE))
+        return held
 
     async def _run(self, script: lua.LuaScript, what: str, *args: Any) -> Any:
         async with self._gate():
@@ -181,19 +197,6 @@ class RedisStore:
                 raise self._unavailable(what, e) from e
         self._down = False
         return result
-
-    def _gate(self) -> asyncio.Semaphore:
-        """The running loop's turn-taking for Lua calls. An overloaded worker (a thousand streams at once)
-        then makes its calls wait in order, without a deadline, instead of some of them waiting out the
-        pool's and failing while others barge ahead; the pool keeps room for pipelines and subscriptions."""
-        loop = asyncio.get_running_loop()
-        gate = self._gates.get(loop)
-        if gate is None:
-            for known in list(self._gates):
-                if known.is_closed():
-                    self._gates.pop(known, None)
-            gate = self._gates[loop] = asyncio.Semaphore(GATE_SIZE)
-        return gate
 
     @contextlib.contextmanager
     def _failing(self, what: str) -> Iterator[None]:

@@ -205,12 +205,14 @@ def test_a_long_turn_of_new_streams_serves_those_due_meanwhile():
         await asyncio.sleep(0.02)  # a new turn; `first` has written its chunks due by now
         written = len(body.writes)
         newcomers = []
-        for _ in range(3):  # one turn: start streams for longer than BURST_S, without yielding
+        # One turn: start streams, without yielding, until `first`'s next chunk is well past due.
+        deadline = first.due + 4 * BURST_S
+        while loop.time() < deadline:
             s = stream_of(3, start=loop.time() + 10)
             s.body, s.release = Body(loop), lambda: None
             pacer.add(s)
             newcomers.append(s)
-            time.sleep(BURST_S * 1.5)
+            time.sleep(BURST_S / 2)
         assert len(body.writes) + len(body.ended) > written, "the due stream waited for the turn to end"
         for s in [first, *newcomers]:
             s.active = False

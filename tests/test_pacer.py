@@ -364,7 +364,7 @@ def test_the_schedule_counts_from_when_the_request_reached_the_socket(served):
     payload = body("late_first")
     request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
                b"content-length: %d\r\n\r\n%s" % (len(payload), payload))
-    for attempt in range(3):
+    for _ in range(3):
         os.kill(served.proc.pid, signal.SIGSTOP)  # the kernel still accepts the connection and its bytes
         try:
             sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)

@@ -192,6 +192,23 @@ def test_pacer_releases_a_stream_whose_client_is_gone_and_stops_writing_it():
     asyncio.run(main())
 
 
+def test_a_stream_whose_client_left_is_not_kept_until_its_time():
+    async def main():
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(loop, lambda: False)
+        staying = stream_of(3, start=loop.time() + 3600)  # a ttft of an hour
+        leaving = stream_of(3, start=loop.time() + 3600)
+        for s in (staying, leaving):
+            s.body, s.release = Body(loop), lambda: None
+            pacer.add(s)
+        pacer.discard(leaving)
+        pacer.discard(leaving)  # twice is harmless
+        assert not leaving.active and [s for slot in pacer._slots.values() for s in slot] == [staying]
+        pacer.discard(staying)
+        assert pacer._slots == {}
+    asyncio.run(main())
+
+
 def test_a_long_turn_of_new_streams_serves_those_due_meanwhile():
     """A thousand clients connecting at once start their streams in one turn of the loop; the streams
     already due are served every BURST_S of it, not only when the turn ends."""

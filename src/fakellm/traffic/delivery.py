@@ -332,12 +332,13 @@ async def _pace(stream: PacedStream, client: _Client, send: Send, loop: asyncio.
     body = deliveries.body_writer(send) if deliveries.body_writer is not None else None
     if body is not None and not deliveries.stopped:
         stream.body, stream.release = body, client.release
-        deliveries.pacer().add(stream)
+        pacer = deliveries.pacer()
+        pacer.add(stream)
         try:
             if stream.active and not await client.wait(None):
                 return False
         finally:
-            stream.active = False  # the pacer drops it, should it still hold it
+            pacer.discard(stream)  # when it still holds it: the client left, or the server is stopping
         if stream.finished:
             return True
     while not stream.done:

@@ -43,7 +43,8 @@ class PacedStream:
     fault follows the pieces and the caller finishes the response.
     """
 
-    __slots__ = ("pieces", "tail", "ends", "plan", "i", "due", "clock", "body", "release", "finished", "active")
+    __slots__ = ("pieces", "tail", "ends", "plan", "i", "due", "clock", "body", "release", "finished", "active",
+                 "tick")
 
     def __init__(self, plan: Plan, pieces: list[bytes], tail: bytes, ends: bool, start: float):
         self.pieces = pieces
@@ -58,6 +59,7 @@ class PacedStream:
         self.release: Callable[[], None] | None = None  # wakes the stream's coroutine
         self.finished = False  # the pacer ended the response
         self.active = False
+        self.tick = 0  # the slot it waits in
 
     @property
     def done(self) -> bool:
@@ -123,6 +125,17 @@ class Pacer:
             self._turn_start = now
             self._run()
 
+    def discard(self, stream: PacedStream) -> None:
+        """Forget `stream` before its time (its client left, or the server is stopping): nothing of it
+        stays queued until its next chunk would have been due, an hour away for a long ttft."""
+        if stream.active:
+            stream.active = False
+            slot = self._slots.get(stream.tick)
+            if slot is not None:
+                slot.remove(stream)
+                if not slot:  # its tick stays in the heap; _run passes over a tick without a slot
+                    del self._slots[stream.tick]
+
     def _next_turn(self) -> None:
         self._turn_start = None
 
@@ -130,7 +143,7 @@ class Pacer:
         return self._armed_tick is not None and self._armed_tick * TICK_S <= now
 
     def _queue(self, stream: PacedStream) -> None:
-        tick = math.ceil(stream.due / TICK_S)  # type: ignore[operator]  (up, so never early)
+        tick = stream.tick = math.ceil(stream.due / TICK_S)  # type: ignore[operator]  (up, so never early)
         slot = self._slots.get(tick)
         if slot is not None:
             slot.append(stream)
@@ -157,7 +170,7 @@ class Pacer:
         limit = time() + 1e-6
         try:
             while ticks and ticks[0] * TICK_S <= limit:
-                slot = slots.pop(heapq.heappop(ticks))
+                slot = slots.pop(heapq.heappop(ticks), ())
                 now = time()
                 hurry = self._hurry()
                 for stream in slot:
